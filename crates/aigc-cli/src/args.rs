@@ -1,0 +1,180 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use aigc::models::gan::GanLoss;
+use aigc::train::GanTrainConfig;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "aigc", version, about = "A generative-AI workbench: train and sample GANs on your own images")]
+pub struct Cli {
+    /// Compute device: cpu (Flex), wgpu or cuda (the latter two need the cargo feature).
+    #[arg(long, global = true, default_value = "cpu")]
+    pub device: String,
+    /// More log output.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train the article's MLP GAN on the embedded digits (a few minutes on a laptop CPU).
+    Demo {
+        /// Folder the run directory is created in.
+        #[arg(long, default_value = "runs")]
+        out: PathBuf,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Train a model.
+    Train {
+        #[command(subcommand)]
+        model: TrainCommand,
+    },
+    /// Generate images from a trained run.
+    Sample(SampleArgs),
+    /// List the runs under a folder.
+    Runs {
+        #[arg(default_value = "runs")]
+        dir: PathBuf,
+    },
+    /// Time a reference workload (prints the RESULT line of ../shared/peers/torch_ref.py).
+    Bench(BenchArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TrainCommand {
+    /// A generative adversarial network.
+    Gan(GanArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GanArgs {
+    /// Network family.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// mnist (embedded digits), fashion-mnist (Debian package), or PATH (image folder, IDX folder or file).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// bce (non-saturating, default) or wgan (weight clipping, RMSProp, n_critic).
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// Generator updates.
+    #[arg(long, conflicts_with = "epochs")]
+    pub steps: Option<usize>,
+    /// Passes over the training set.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate (default 2e-4 for bce, 5e-5 for wgan).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// R1 gradient-penalty weight (default 10 for bce, 0 for wgan; 0 = the plain GAN).
+    #[arg(long)]
+    pub r1_gamma: Option<f64>,
+    /// Side of the square images an image folder is resized to.
+    #[arg(long)]
+    pub image_size: Option<u32>,
+    /// Steps between sample grids.
+    #[arg(long)]
+    pub sample_every: Option<usize>,
+    /// Steps between checkpoints.
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// Run directory (default runs/gan-TIMESTAMP).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in --out from its newest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// A TOML file with any of the config fields; flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl GanArgs {
+    /// Overrides the config's fields with the flags given.
+    pub fn apply(&self, config: &mut GanTrainConfig) -> aigc::Result<()> {
+        if let Some(v) = &self.arch {
+            config.arch = v.clone();
+        }
+        if let Some(v) = &self.data {
+            config.data = v.clone();
+        }
+        if let Some(v) = &self.loss {
+            config.loss = GanLoss::parse(v)
+                .ok_or_else(|| aigc::AigcError::bad_argument("--loss", format!("unknown loss {v:?}; expected bce or wgan")))?;
+        }
+        if let Some(v) = self.steps {
+            config.steps = Some(v);
+            config.epochs = None;
+        }
+        if let Some(v) = self.epochs {
+            config.epochs = Some(v);
+            config.steps = None;
+        }
+        if let Some(v) = self.batch_size {
+            config.batch_size = v;
+        }
+        if self.lr.is_some() {
+            config.lr = self.lr;
+        }
+        if let Some(v) = self.seed {
+            config.seed = v;
+        }
+        if self.r1_gamma.is_some() {
+            config.r1_gamma = self.r1_gamma;
+        }
+        if let Some(v) = self.image_size {
+            config.image_size = v;
+        }
+        if let Some(v) = self.sample_every {
+            config.sample_every = v;
+        }
+        if let Some(v) = self.checkpoint_every {
+            config.checkpoint_every = v;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// The run directory.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Number of images.
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Noise seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Grid PNG to write (default RUN/sample-seedS.png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also write each image as its own PNG into this folder.
+    #[arg(long)]
+    pub individual: Option<PathBuf>,
+    /// Checkpoint step to sample from (default: the newest).
+    #[arg(long)]
+    pub checkpoint: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Workload of ../shared/peers/SPEC.md: w1.
+    pub workload: String,
+    /// Timed iterations (after 5 warm-up iterations).
+    #[arg(long, default_value_t = 30)]
+    pub steps: usize,
+}

@@ -1,0 +1,147 @@
+//! The `aigc` command line: argument parsing and printing only; the work is in the `aigc` library.
+
+mod args;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use aigc::bench;
+use aigc::sample::{SampleRequest, load_run_config, sample_run};
+use aigc::train::config::read_toml_config;
+use aigc::train::{GanTrainConfig, RunDir, TrainOptions, train_gan};
+use clap::Parser;
+
+use args::{BenchArgs, Cli, Command, GanArgs, SampleArgs, TrainCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = if cli.verbose { "aigc=debug,info" } else { "aigc=info,warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> aigc::Result<()> {
+    let device = aigc::backend::device(&cli.device)?;
+    match cli.command {
+        Command::Demo { out, quiet } => demo(&out, quiet, device),
+        Command::Train { model: TrainCommand::Gan(args) } => train(args, device),
+        Command::Sample(args) => sample(args, device),
+        Command::Runs { dir } => runs(&dir),
+        Command::Bench(args) => bench_cmd(args, &cli.device, device),
+    }
+}
+
+fn demo(out: &Path, quiet: bool, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    let config = demo_config();
+    let name = format!("demo-{}", unix_time());
+    let out = out.join(name);
+    eprintln!(
+        "aigc demo: training the article's MLP GAN on the embedded MNIST digits ({} steps, batch {}) into {}",
+        config.steps.unwrap_or_default(),
+        config.batch_size,
+        out.display()
+    );
+    let outcome = train_gan(&config, &out, &TrainOptions { resume: false, quiet, device })?;
+    print_outcome(&outcome);
+    Ok(())
+}
+
+/// The demo's settings: the article's model and losses, sized to finish in a few minutes on
+/// two CPU cores.
+fn demo_config() -> GanTrainConfig {
+    GanTrainConfig::new().with_steps(Some(DEMO_STEPS)).with_sample_every(500).with_checkpoint_every(1000)
+}
+
+const DEMO_STEPS: usize = 3000;
+
+fn unix_time() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn train(args: GanArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("gan-{}", unix_time())));
+    let run_dir = RunDir::new(&out);
+    // The base config: the resumed run's own, else a --config file, else the defaults.
+    let mut config = if args.resume && run_dir.exists() {
+        load_run_config(&run_dir)?
+    } else {
+        GanTrainConfig::new()
+    };
+    if let Some(file) = &args.config {
+        config = read_toml_config(file, &config)?;
+    }
+    args.apply(&mut config)?;
+    let outcome = train_gan(&config, &out, &TrainOptions { resume: args.resume, quiet: args.quiet, device })?;
+    print_outcome(&outcome);
+    Ok(())
+}
+
+fn print_outcome(outcome: &aigc::train::TrainOutcome) {
+    if let Some(m) = &outcome.last {
+        println!(
+            "step {}: D loss {:.4}, G loss {:.4}, D(x) {:.3}, D(G(z)) {:.3}",
+            m.step, m.d_loss, m.g_loss, m.d_real, m.d_fake
+        );
+    }
+    println!("trained {} steps in {:.0} s", outcome.steps, outcome.elapsed_s);
+    println!("run:      {}", outcome.run.root().display());
+    println!("samples:  {}", outcome.samples.display());
+    println!("losses:   {}", outcome.run.loss_plot().display());
+    println!("sample more: aigc sample --run {} --n 64 --seed 1", outcome.run.root().display());
+}
+
+fn sample(args: SampleArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    let request = SampleRequest {
+        run: args.run,
+        n: args.n,
+        seed: args.seed,
+        out: args.out,
+        individual: args.individual.clone(),
+        checkpoint: args.checkpoint,
+    };
+    let grid = sample_run(&request, &device)?;
+    println!("grid: {}", grid.display());
+    if let Some(dir) = args.individual {
+        println!("images: {}/", dir.display());
+    }
+    Ok(())
+}
+
+fn runs(dir: &Path) -> aigc::Result<()> {
+    let summaries = aigc::report::summarize_runs(dir)?;
+    if summaries.is_empty() {
+        println!("no runs under {}", dir.display());
+        return Ok(());
+    }
+    println!("{:<40} {:>8}  {:<34} best", "run", "step", "last losses");
+    for s in summaries {
+        let losses: Vec<String> = s.last_losses.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+        let best = s.best_metric.map(|(k, v)| format!("{k} {v:.4}")).unwrap_or_else(|| "-".into());
+        let step = s.step.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        println!("{:<40} {:>8}  {:<34} {}", s.path.display(), step, losses.join(", "), best);
+    }
+    Ok(())
+}
+
+fn bench_cmd(args: BenchArgs, device_name: &str, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    let framework = bench::framework_label(&device_name);
+    let result = match args.workload.as_str() {
+        "w1" => bench::w1(args.steps, &device, &framework)?,
+        other => {
+            return Err(aigc::AigcError::bad_argument("workload", format!("unknown workload {other:?}; expected w1")));
+        }
+    };
+    println!("{}", result.result_line());
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The binary: bad flags and bad input give one clear line and a non-zero exit, never a panic;
+//! a tiny training run, sampling and the runs listing work end to end.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn aigc(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aigc")).args(args).current_dir(cwd).output().expect("runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn assert_clean_failure(out: &Output, expected: &[&str]) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "should fail: {err}");
+    assert!(!err.contains("panicked"), "panic instead of an error: {err}");
+    for needle in expected {
+        assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    }
+}
+
+#[test]
+fn bad_flags_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    assert_clean_failure(&aigc(&["train", "gan", "--loss", "hinge2"], cwd), &["--loss", "bce or wgan"]);
+    assert_clean_failure(&aigc(&["train", "gan", "--steps", "ten"], cwd), &["--steps", "invalid digit"]);
+    assert_clean_failure(&aigc(&["train", "gan", "--batch-size", "0", "--out", "r"], cwd), &["--batch-size", "at least 1"]);
+    assert_clean_failure(&aigc(&["train", "gan", "--lr", "-1", "--out", "r"], cwd), &["--lr", "positive"]);
+    assert_clean_failure(&aigc(&["train", "gan", "--arch", "vit", "--out", "r"], cwd), &["--arch", "unknown architecture"]);
+    assert_clean_failure(&aigc(&["train", "gan", "--data", "no/such/dir", "--out", "r"], cwd), &["no/such/dir", "not found"]);
+    assert_clean_failure(&aigc(&["--device", "tpu", "runs"], cwd), &["--device", "unknown device"]);
+    assert_clean_failure(&aigc(&["sample", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
+    assert_clean_failure(&aigc(&["train", "gan", "--resume", "--out", "fresh"], cwd), &["--resume", "no checkpoint"]);
+    assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1"]);
+    // Nothing was half-written by the failures above.
+    assert!(!cwd.join("r").exists() && !cwd.join("fresh").join("config.toml").exists());
+}
+
+#[test]
+fn bad_config_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.toml"), "batch_sise = 32\n").unwrap();
+    assert_clean_failure(&aigc(&["train", "gan", "--config", "c.toml"], dir.path()), &["c.toml", "unknown key \"batch_sise\""]);
+    std::fs::write(dir.path().join("d.toml"), "batch_size = \"big\"\n").unwrap();
+    assert_clean_failure(&aigc(&["train", "gan", "--config", "d.toml"], dir.path()), &["d.toml"]);
+    std::fs::write(dir.path().join("e.toml"), "this is not toml").unwrap();
+    assert_clean_failure(&aigc(&["train", "gan", "--config", "e.toml"], dir.path()), &["e.toml", "TOML"]);
+}
+
+#[test]
+fn bad_image_data_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("pics");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("a.png"), b"garbage").unwrap();
+    let out = aigc(&["train", "gan", "--data", "pics", "--out", "r", "--steps", "1"], dir.path());
+    assert_clean_failure(&out, &["a.png", "unreadable image"]);
+    assert!(!dir.path().join("r").exists(), "no run directory for a failed start");
+}
+
+#[test]
+fn train_sample_resume_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    std::fs::write(cwd.join("small.toml"), "batch_size = 8\nsample_every = 2\ncheckpoint_every = 2\nlog_every = 1\n").unwrap();
+    let args = ["train", "gan", "--config", "small.toml", "--steps", "2", "--out", "runs/tiny", "--quiet"];
+    let out = aigc(&args, cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("runs/tiny/samples.png"));
+    // A second start into the same run is refused; --resume continues it, with flags overriding.
+    assert_clean_failure(&aigc(&args, cwd), &["--resume"]);
+    let out = aigc(&["train", "gan", "--out", "runs/tiny", "--resume", "--steps", "4", "--quiet"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("trained 4 steps"), "{}", stdout(&out));
+    let config = std::fs::read_to_string(cwd.join("runs/tiny/config.toml")).unwrap();
+    assert!(config.contains("batch_size = 8") && config.contains("steps = 4"), "{config}");
+
+    let out = aigc(&["sample", "--run", "runs/tiny", "--n", "9", "--seed", "3", "--out", "g.png", "--individual", "each"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let grid = image::open(cwd.join("g.png")).unwrap();
+    assert_eq!((grid.width(), grid.height()), (3 * 30 + 2, 3 * 30 + 2));
+    assert_eq!(std::fs::read_dir(cwd.join("each")).unwrap().count(), 9);
+    assert_clean_failure(&aigc(&["sample", "--run", "runs/tiny", "--n", "0"], cwd), &["--n"]);
+    assert_clean_failure(&aigc(&["sample", "--run", "runs/tiny", "--checkpoint", "3"], cwd), &["step-00000003", "no checkpoint"]);
+
+    let out = aigc(&["runs"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listing = stdout(&out);
+    assert!(listing.contains("runs/tiny") && listing.contains("d_loss") && listing.contains(" 4 "), "{listing}");
+}
+
+#[test]
+fn bench_prints_the_reference_result_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = aigc(&["bench", "w1", "--steps", "2"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(line.starts_with("RESULT aigc-burn-flex") && line.contains(" w1 median_ms=") && line.contains("params=2946577"), "{line}");
+}

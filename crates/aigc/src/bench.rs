@@ -1,0 +1,101 @@
+//! Speed benchmarks of `../shared/peers/SPEC.md`, printing the same `RESULT` line as the PyTorch
+//! reference `torch_ref.py` so both can be run back to back and compared as a ratio.
+//!
+//! W1: the MLP GAN, batch 64, one iteration = D step + G step with Adam (lr 2e-4, β (0.5, 0.999)).
+//! aigc's loop reuses the D step's G(z) for the G step (one G forward per iteration), so compare
+//! with `TORCH_BENCH_GAN_REUSE_FAKE=1 torch_ref.py w1` (equal work).
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::{DataSplits, ImageDataset, ImageShape};
+use crate::error::{AigcError, Result};
+use crate::train::GanTrainConfig;
+use crate::train::gan::{GanTrainer, build_mlp_gan};
+
+pub const WARMUP: usize = 5;
+
+/// The framework label of a RESULT line for `--device NAME`: the backend, plus `-v4` when Flex
+/// has the AVX-512 kernels built in.
+pub fn framework_label(device: &str) -> String {
+    let backend = if matches!(device, "cpu" | "flex") { "flex" } else { device };
+    let v4 = if cfg!(feature = "x86-v4") && backend == "flex" { "-v4" } else { "" };
+    format!("aigc-burn-{backend}{v4}")
+}
+
+/// Per-iteration timings of one benchmark.
+#[derive(Debug, Clone)]
+pub struct BenchResult {
+    pub framework: String,
+    pub workload: String,
+    pub times_ms: Vec<f64>,
+    pub params: usize,
+}
+
+impl BenchResult {
+    pub fn median_ms(&self) -> f64 {
+        let mut t = self.times_ms.clone();
+        t.sort_by(f64::total_cmp);
+        let n = t.len();
+        if n % 2 == 1 { t[n / 2] } else { (t[n / 2 - 1] + t[n / 2]) / 2.0 }
+    }
+
+    pub fn mean_ms(&self) -> f64 {
+        self.times_ms.iter().sum::<f64>() / self.times_ms.len() as f64
+    }
+
+    /// The line `torch_ref.py` prints.
+    pub fn result_line(&self) -> String {
+        format!(
+            "RESULT {} {} median_ms={:.3} mean_ms={:.3} params={}",
+            self.framework,
+            self.workload,
+            self.median_ms(),
+            self.mean_ms(),
+            self.params
+        )
+    }
+}
+
+/// Eight pre-generated batches of uniform noise images, cycled (as the reference does).
+fn synthetic_images(batch: usize, shape: ImageShape) -> DataSplits {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let pixels: Vec<u8> = (0..8 * batch * shape.len()).map(|_| rng.random()).collect();
+    let images = ImageDataset::new(shape, pixels, None, Vec::new());
+    DataSplits { name: "synthetic".into(), train: images.clone(), heldout: images }
+}
+
+/// Runs workload W1 for `steps` timed iterations after [`WARMUP`].
+pub fn w1(steps: usize, device: &Device, framework: &str) -> Result<BenchResult> {
+    if steps == 0 {
+        return Err(AigcError::bad_argument("--steps", "must be at least 1"));
+    }
+    // The reference does plain BCE: no R1 penalty, no weight averaging.
+    let config = GanTrainConfig::new()
+        .with_batch_size(64)
+        .with_ema_decay(0.0)
+        .with_label_smoothing(0.0)
+        .with_r1_gamma(Some(0.0));
+    let shape = ImageShape::new(1, 28, 28);
+    let data = synthetic_images(config.batch_size, shape);
+    let device = device.clone().autodiff();
+    device.seed(0);
+    let (generator, discriminator) = build_mlp_gan(&config, shape, &device);
+    let params = generator.num_params() + discriminator.num_params();
+    let mut trainer = GanTrainer::new(config, generator, discriminator, device.clone());
+    let mut times_ms = Vec::with_capacity(steps);
+    for i in 0..WARMUP + steps {
+        let start = Instant::now();
+        trainer.step(&data, false);
+        // Make sure queued work is done before the clock stops (a no-op on eager CPU backends).
+        let _ = device.sync();
+        if i >= WARMUP {
+            times_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(BenchResult { framework: framework.into(), workload: "w1".into(), times_ms, params })
+}

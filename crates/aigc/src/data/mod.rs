@@ -1,0 +1,120 @@
+//! Data sets and the loaders that read them: IDX files (MNIST format), image folders, and the
+//! embedded digits. Every loader returns an [`ImageDataset`] of 8-bit pixels; models see floats in
+//! [-1, 1] through [`ImageDataset::batch`].
+
+pub mod embedded;
+pub mod folder;
+pub mod idx;
+pub mod source;
+
+pub use source::{DataSource, DataSplits};
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Channels × height × width of one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageShape {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl ImageShape {
+    pub fn new(channels: usize, height: usize, width: usize) -> Self {
+        Self { channels, height, width }
+    }
+
+    /// Number of values in one image.
+    pub fn len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Display for ImageShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}x{}", self.channels, self.height, self.width)
+    }
+}
+
+/// A set of same-sized images, stored as 8-bit pixels in channel-major (CHW) order, with optional
+/// class labels.
+#[derive(Debug, Clone)]
+pub struct ImageDataset {
+    pub shape: ImageShape,
+    pixels: Vec<u8>,
+    labels: Option<Vec<u16>>,
+    /// Names of the classes, indexed by label (digits "0".."9", folder names, ...).
+    pub class_names: Vec<String>,
+}
+
+impl ImageDataset {
+    /// Builds a data set; `pixels.len()` must be a multiple of the image size and `labels`, when
+    /// given, must have one entry per image (callers check and report with file names first).
+    pub fn new(
+        shape: ImageShape,
+        pixels: Vec<u8>,
+        labels: Option<Vec<u16>>,
+        class_names: Vec<String>,
+    ) -> Self {
+        assert!(!shape.is_empty() && pixels.len() % shape.len() == 0, "pixel buffer does not hold whole images");
+        if let Some(labels) = &labels {
+            assert_eq!(labels.len(), pixels.len() / shape.len(), "one label per image");
+        }
+        Self { shape, pixels, labels, class_names }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pixels.len() / self.shape.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pixels.is_empty()
+    }
+
+    /// The 8-bit pixels of image `index`.
+    pub fn image(&self, index: usize) -> &[u8] {
+        let n = self.shape.len();
+        &self.pixels[index * n..(index + 1) * n]
+    }
+
+    pub fn label(&self, index: usize) -> Option<u16> {
+        self.labels.as_ref().map(|l| l[index])
+    }
+
+    pub fn labels(&self) -> Option<&[u16]> {
+        self.labels.as_deref()
+    }
+
+    /// The images at `indices` as floats in [-1, 1] (pixel / 127.5 - 1), row-major per image.
+    pub fn batch_values(&self, indices: &[usize]) -> Vec<f32> {
+        let mut values = Vec::with_capacity(indices.len() * self.shape.len());
+        for &i in indices {
+            values.extend(self.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0));
+        }
+        values
+    }
+
+    /// The images at `indices` as a `[batch, C*H*W]` tensor in [-1, 1].
+    pub fn batch(&self, indices: &[usize], device: &Device) -> Tensor<2> {
+        let data = TensorData::new(self.batch_values(indices), [indices.len(), self.shape.len()]);
+        Tensor::from_data(data, device)
+    }
+
+    /// The images at `indices` as a new data set.
+    pub fn select(&self, indices: &[usize]) -> ImageDataset {
+        let mut pixels = Vec::with_capacity(indices.len() * self.shape.len());
+        for &i in indices {
+            pixels.extend_from_slice(self.image(i));
+        }
+        ImageDataset {
+            shape: self.shape,
+            pixels,
+            labels: self.labels.as_ref().map(|l| indices.iter().map(|&i| l[i]).collect()),
+            class_names: self.class_names.clone(),
+        }
+    }
+}

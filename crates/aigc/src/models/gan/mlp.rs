@@ -1,0 +1,138 @@
+//! The article's MLP GAN for 28×28 digits.
+//!
+//! G: Linear(100,256) ReLU Linear(256,512) ReLU Linear(512,1024) ReLU Linear(1024,784) Tanh
+//! D: Linear(784,1024) LReLU(0.2) Linear(1024,512) LReLU(0.2) Linear(512,256) LReLU(0.2) Linear(256,1)
+//!
+//! D returns a logit (no sigmoid): the BCE loss applies it in a numerically stable form, and the
+//! Wasserstein critic needs the raw score.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::{Device, Tensor};
+
+use super::traits::{Discriminator, Generator};
+
+#[derive(Config, Debug)]
+pub struct MlpGeneratorConfig {
+    #[config(default = 100)]
+    pub latent_dim: usize,
+    #[config(default = 784)]
+    pub image_dim: usize,
+    #[config(default = "vec![256, 512, 1024]")]
+    pub hidden: Vec<usize>,
+}
+
+#[derive(Module, Debug)]
+pub struct MlpGenerator {
+    hidden: Vec<Linear>,
+    output: Linear,
+    latent_dim: usize,
+}
+
+impl MlpGeneratorConfig {
+    pub fn init(&self, device: &Device) -> MlpGenerator {
+        let mut d_in = self.latent_dim;
+        let mut hidden = Vec::new();
+        for &d_out in &self.hidden {
+            hidden.push(LinearConfig::new(d_in, d_out).init(device));
+            d_in = d_out;
+        }
+        MlpGenerator { hidden, output: LinearConfig::new(d_in, self.image_dim).init(device), latent_dim: self.latent_dim }
+    }
+}
+
+impl MlpGenerator {
+    /// Maps `[batch, latent_dim]` noise to `[batch, image_dim]` images in [-1, 1].
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
+        let x = self.hidden.iter().fold(z, |x, layer| relu(layer.forward(x)));
+        tanh(self.output.forward(x))
+    }
+}
+
+#[derive(Config, Debug)]
+pub struct MlpDiscriminatorConfig {
+    #[config(default = 784)]
+    pub image_dim: usize,
+    #[config(default = "vec![1024, 512, 256]")]
+    pub hidden: Vec<usize>,
+    #[config(default = 0.2)]
+    pub negative_slope: f64,
+}
+
+#[derive(Module, Debug)]
+pub struct MlpDiscriminator {
+    hidden: Vec<Linear>,
+    output: Linear,
+    negative_slope: f64,
+}
+
+impl MlpDiscriminatorConfig {
+    pub fn init(&self, device: &Device) -> MlpDiscriminator {
+        let mut d_in = self.image_dim;
+        let mut hidden = Vec::new();
+        for &d_out in &self.hidden {
+            hidden.push(LinearConfig::new(d_in, d_out).init(device));
+            d_in = d_out;
+        }
+        MlpDiscriminator {
+            hidden,
+            output: LinearConfig::new(d_in, 1).init(device),
+            negative_slope: self.negative_slope,
+        }
+    }
+}
+
+impl MlpDiscriminator {
+    /// Scores `[batch, image_dim]` images; returns `[batch, 1]` logits (critic values for WGAN).
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let x = self.hidden.iter().fold(x, |x, layer| leaky_relu(layer.forward(x), self.negative_slope));
+        self.output.forward(x)
+    }
+
+    /// Scores and ∂D/∂x by the chain rule through the layers: with pre-activations h_l and
+    /// LeakyReLU slopes s_l = lrelu'(h_l) ∈ {1, α} (piecewise constant, so treated as constants),
+    /// g_L = W_outᵀ and g_{l−1} = (g_l ⊙ s_l) W_lᵀ. Every op is differentiable in the weights.
+    pub fn forward_with_input_gradient(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let batch = x.dims()[0];
+        let alpha = self.negative_slope;
+        let mut h = x;
+        let mut slopes = Vec::with_capacity(self.hidden.len());
+        for layer in &self.hidden {
+            let pre = layer.forward(h);
+            let positive = pre.clone().detach().greater_elem(0.0).float();
+            slopes.push(positive.mul_scalar(1.0 - alpha).add_scalar(alpha));
+            h = leaky_relu(pre, alpha);
+        }
+        let score = self.output.forward(h);
+        // Linear weights are stored [d_in, d_out] (y = x W + b), so ∂y/∂x contracts with Wᵀ.
+        let w_out = self.output.weight.val(); // [d_last, 1]
+        let d_last = w_out.dims()[0];
+        let mut grad = w_out.transpose().expand([batch, d_last]);
+        for (layer, slope) in self.hidden.iter().zip(slopes).rev() {
+            grad = (grad * slope).matmul(layer.weight.val().transpose());
+        }
+        (score, grad)
+    }
+}
+
+impl Generator for MlpGenerator {
+    fn latent_dim(&self) -> usize {
+        self.latent_dim
+    }
+
+    fn generate(&self, z: Tensor<2>) -> Tensor<2> {
+        self.forward(z)
+    }
+}
+
+impl Discriminator for MlpDiscriminator {
+    fn score(&self, x: Tensor<2>) -> Tensor<2> {
+        self.forward(x)
+    }
+
+    fn score_with_input_gradient(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        self.forward_with_input_gradient(x)
+    }
+}

@@ -1,0 +1,73 @@
+//! Image grids: a batch of generated or real images tiled into one PNG.
+
+use std::path::Path;
+
+use image::{DynamicImage, GrayImage, RgbImage};
+
+use crate::data::ImageShape;
+use crate::error::{AigcError, Result};
+use crate::train::checkpoint::write_atomic;
+
+const PAD: usize = 2;
+
+fn to_u8(v: f32) -> u8 {
+    (((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round()) as u8
+}
+
+/// Tiles `values` (images of `shape`, CHW, in [-1, 1]) into a grid `cols` wide, with a 2-pixel
+/// border.
+pub fn grid_image(values: &[f32], shape: ImageShape, cols: usize) -> DynamicImage {
+    let n = values.len() / shape.len();
+    let cols = cols.clamp(1, n.max(1));
+    let rows = n.div_ceil(cols).max(1);
+    let (h, w) = (shape.height, shape.width);
+    let width = (cols * (w + PAD) + PAD) as u32;
+    let height = (rows * (h + PAD) + PAD) as u32;
+    let mut rgb = RgbImage::new(width, height);
+    for (i, image) in values.chunks_exact(shape.len()).enumerate() {
+        let (x0, y0) = (PAD + (i % cols) * (w + PAD), PAD + (i / cols) * (h + PAD));
+        for y in 0..h {
+            for x in 0..w {
+                let pixel = |c: usize| to_u8(image[c * h * w + y * w + x]);
+                let rgb_px = if shape.channels >= 3 { [pixel(0), pixel(1), pixel(2)] } else { [pixel(0); 3] };
+                rgb.put_pixel((x0 + x) as u32, (y0 + y) as u32, image::Rgb(rgb_px));
+            }
+        }
+    }
+    if shape.channels >= 3 { DynamicImage::ImageRgb8(rgb) } else { DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb).to_luma8()) }
+}
+
+fn encode_png(image: &DynamicImage, path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(|e| AigcError::output(path, e))?;
+    Ok(bytes)
+}
+
+/// Saves a grid PNG atomically.
+pub fn save_grid(values: &[f32], shape: ImageShape, cols: usize, path: &Path) -> Result<()> {
+    write_atomic(path, &encode_png(&grid_image(values, shape, cols), path)?)
+}
+
+/// Saves each image as its own PNG, `dir/NNNN.png`.
+pub fn save_images(values: &[f32], shape: ImageShape, dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| AigcError::io(dir, e))?;
+    let mut paths = Vec::new();
+    for (i, image) in values.chunks_exact(shape.len()).enumerate() {
+        let (h, w) = (shape.height as u32, shape.width as u32);
+        let plane = (h * w) as usize;
+        let img = if shape.channels >= 3 {
+            DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+                let at = (y * w + x) as usize;
+                image::Rgb([to_u8(image[at]), to_u8(image[plane + at]), to_u8(image[2 * plane + at])])
+            }))
+        } else {
+            DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| image::Luma([to_u8(image[(y * w + x) as usize])])))
+        };
+        let path = dir.join(format!("{i:04}.png"));
+        write_atomic(&path, &encode_png(&img, &path)?)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}

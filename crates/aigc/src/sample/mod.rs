@@ -1,0 +1,82 @@
+//! Sampling from trained models: noise grids for image generators.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+use crate::data::{DataSource, ImageShape};
+use crate::error::{AigcError, Result};
+use crate::report;
+use crate::train::config::read_toml_config;
+use burn::module::Module;
+
+use crate::train::gan::{GENERATOR_EMA_FILE, GENERATOR_FILE_NAME, build_mlp_gan, fixed_noise, generate_values, load_module};
+use crate::train::{GanTrainConfig, RunDir};
+
+/// What `aigc sample` writes.
+#[derive(Debug, Clone)]
+pub struct SampleRequest {
+    pub run: PathBuf,
+    pub n: usize,
+    pub seed: u64,
+    pub out: Option<PathBuf>,
+    pub individual: Option<PathBuf>,
+    /// Checkpoint step; `None` for the newest.
+    pub checkpoint: Option<usize>,
+}
+
+/// Reads a run's saved config.
+pub fn load_run_config(run: &RunDir) -> Result<GanTrainConfig> {
+    if !run.root().exists() {
+        return Err(AigcError::Missing { path: run.root().to_path_buf(), hint: " (--run expects a run directory)".into() });
+    }
+    if !run.exists() {
+        return Err(AigcError::bad_data(run.root(), "not a run directory: it has no config.toml"));
+    }
+    read_toml_config(&run.config(), &GanTrainConfig::new())
+}
+
+/// The image shape a run was trained on (from its data source, without loading all the data
+/// for the embedded digits).
+fn run_image_shape(config: &GanTrainConfig) -> Result<ImageShape> {
+    match DataSource::parse(&config.data) {
+        DataSource::Mnist | DataSource::FashionMnist => Ok(ImageShape::new(1, 28, 28)),
+        source => Ok(source.load(config.image_size)?.train.shape),
+    }
+}
+
+/// Generates `n` images from a run's generator; returns the grid's path.
+pub fn sample_run(request: &SampleRequest, device: &Device) -> Result<PathBuf> {
+    if request.n == 0 {
+        return Err(AigcError::bad_argument("--n", "must be at least 1"));
+    }
+    let run = RunDir::new(&request.run);
+    let config = load_run_config(&run)?;
+    let checkpoints = run.checkpoints(usize::MAX);
+    let (_, dir) = match request.checkpoint {
+        Some(step) => checkpoints.at_step(step)?,
+        None => checkpoints.latest()?.ok_or_else(|| {
+            AigcError::bad_data(run.root(), "has no checkpoint yet (train it first)")
+        })?,
+    };
+    let shape = run_image_shape(&config)?;
+    device.seed(config.seed);
+    let (generator, _) = build_mlp_gan(&config, shape, device);
+    // The weight-averaged generator when the run kept one.
+    let ema = dir.join(GENERATOR_EMA_FILE);
+    let weights = if ema.is_file() { ema } else { dir.join(GENERATOR_FILE_NAME) };
+    let generator = load_module(generator.valid(), &weights)?;
+    let z = fixed_noise(request.seed, request.n, config.latent_dim, device);
+    let values = generate_values(&generator, z);
+    let out = request.out.clone().unwrap_or_else(|| default_grid_path(run.root(), request.seed));
+    let cols = (request.n as f64).sqrt().ceil() as usize;
+    report::save_grid(&values, shape, cols, &out)?;
+    if let Some(dir) = &request.individual {
+        report::save_images(&values, shape, dir)?;
+    }
+    Ok(out)
+}
+
+pub fn default_grid_path(run: &Path, seed: u64) -> PathBuf {
+    run.join(format!("sample-seed{seed}.png"))
+}

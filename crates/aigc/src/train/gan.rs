@@ -1,0 +1,411 @@
+//! The GAN training loop (Goodfellow et al. 2014; WGAN: Arjovsky et al. 2017).
+//!
+//! One step: the discriminator (critic) is updated on a real batch and on G(z) *detached* from the
+//! generator's graph; then the generator is updated through a *fresh* D forward pass on the same
+//! G(z). The article's code got both wrong (its D step back-propagated into G, and its G step
+//! reused a graph the D step had consumed). With `loss = wgan` each step runs `n_critic` critic
+//! updates with weight clipping, then one generator update on fresh noise, with RMSProp.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
+use burn::store::ModuleRecord;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+use burn::optim::OptimizerRecord;
+
+use super::checkpoint::{TrainState, write_atomic};
+use super::config::{GanTrainConfig, to_toml};
+use super::ema;
+use super::metrics::GanMetrics;
+use super::progress::progress_bar;
+use super::rng::{NoiseRng, epoch_permutation};
+use super::run::RunDir;
+use crate::data::{DataSource, DataSplits, ImageShape};
+use crate::error::{AigcError, Result};
+use crate::models::gan::{
+    Discriminator, GanLoss, Generator, MlpDiscriminator, r1_penalty, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig,
+};
+use crate::report;
+
+/// Side-of-the-grid of the fixed-noise sample grids (8×8 = 64 images).
+pub const GRID_SIDE: usize = 8;
+/// Seed offset of the fixed noise batch, so it never overlaps the training noise.
+const FIXED_NOISE_SEED: u64 = 0x5EED_F1ED;
+
+const GENERATOR_FILE: &str = "generator.bpk";
+const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
+/// The weight-averaged generator used for sampling (when `ema_decay > 0`).
+pub const GENERATOR_FILE_NAME: &str = GENERATOR_FILE;
+pub const GENERATOR_EMA_FILE: &str = "generator-ema.bpk";
+const GENERATOR_OPTIM_FILE: &str = "generator-optim.bpk";
+const DISCRIMINATOR_OPTIM_FILE: &str = "discriminator-optim.bpk";
+
+/// How to run a training job (not part of the run's identity).
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Continue from the newest checkpoint of the run.
+    pub resume: bool,
+    /// No progress bar.
+    pub quiet: bool,
+    /// The compute device (without autodiff; training wraps it).
+    pub device: Device,
+}
+
+/// What a finished training job produced.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    pub run: RunDir,
+    pub steps: usize,
+    pub samples: PathBuf,
+    pub last: Option<GanMetrics>,
+    pub elapsed_s: f64,
+}
+
+/// A GAN with its optimizers, noise source and data cursor.
+pub struct GanTrainer<G: Generator, D: Discriminator> {
+    pub config: GanTrainConfig,
+    pub generator: G,
+    /// Exponential moving average of the generator's weights (no autodiff), when enabled.
+    pub generator_ema: Option<G>,
+    pub discriminator: D,
+    g_optim: ModuleOptimizer,
+    d_optim: ModuleOptimizer,
+    noise: NoiseRng,
+    pub state: TrainState,
+    device: Device,
+    permutation: (usize, Vec<usize>),
+}
+
+/// Builds the networks a config names, for images of `shape`, on `device`.
+pub fn build_mlp_gan(config: &GanTrainConfig, shape: ImageShape, device: &Device) -> (MlpGenerator, MlpDiscriminator) {
+    let generator = MlpGeneratorConfig::new()
+        .with_latent_dim(config.latent_dim)
+        .with_image_dim(shape.len())
+        .init(device);
+    let discriminator = MlpDiscriminatorConfig::new().with_image_dim(shape.len()).init(device);
+    (generator, discriminator)
+}
+
+impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
+    /// A fresh trainer; `device` must have autodiff enabled.
+    pub fn new(config: GanTrainConfig, generator: G, discriminator: D, device: Device) -> Self {
+        let (g_optim, d_optim) = optimizers(&config);
+        let noise = NoiseRng::new(config.seed);
+        let generator_ema = (config.ema_decay > 0.0).then(|| generator.valid());
+        Self {
+            config,
+            generator_ema,
+            generator,
+            discriminator,
+            g_optim,
+            d_optim,
+            noise,
+            state: TrainState { step: 0, batches_seen: 0, rng_word_pos: 0, elapsed_s: 0.0 },
+            device,
+            permutation: (usize::MAX, Vec::new()),
+        }
+    }
+
+    fn noise_batch(&mut self, batch: usize) -> Tensor<2> {
+        let latent = self.generator.latent_dim();
+        let values = self.noise.normal(batch * latent);
+        Tensor::from_data(TensorData::new(values, [batch, latent]), &self.device)
+    }
+
+    /// The next training batch: epochs are seeded permutations, the last partial batch dropped.
+    fn next_indices(&mut self, n_train: usize) -> Vec<usize> {
+        let batch = self.config.batch_size.min(n_train);
+        let per_epoch = n_train / batch;
+        let epoch = self.state.batches_seen / per_epoch;
+        let offset = (self.state.batches_seen % per_epoch) * batch;
+        if self.permutation.0 != epoch {
+            self.permutation = (epoch, epoch_permutation(self.config.seed, epoch, n_train));
+        }
+        self.state.batches_seen += 1;
+        self.permutation.1[offset..offset + batch].to_vec()
+    }
+
+    /// One discriminator (critic) update. Returns its loss and mean outputs when `measure`.
+    fn discriminator_step(&mut self, data: &DataSplits, measure: bool) -> (Tensor<2>, Option<[f64; 3]>) {
+        let indices = self.next_indices(data.train.len());
+        let real = data.train.batch(&indices, &self.device);
+        let z = self.noise_batch(indices.len());
+        let fake = self.generator.generate(z);
+        let r1_gamma = self.config.r1_gamma();
+        let (d_real, penalty) = if r1_gamma > 0.0 {
+            let (score, input_gradient) = self.discriminator.score_with_input_gradient(real);
+            (score, Some(r1_penalty(input_gradient, r1_gamma)))
+        } else {
+            (self.discriminator.score(real), None)
+        };
+        // Detached: the D step must not back-propagate into G.
+        let d_fake = self.discriminator.score(fake.clone().detach());
+        let mut loss = self.config.loss.discriminator_smoothed(d_real.clone(), d_fake.clone(), self.config.label_smoothing);
+        if let Some(penalty) = penalty {
+            loss = loss + penalty;
+        }
+        let measured = measure.then(|| {
+            let (r, f) = match self.config.loss {
+                GanLoss::Bce => (sigmoid(d_real.detach()).mean(), sigmoid(d_fake.detach()).mean()),
+                GanLoss::Wgan => (d_real.detach().mean(), d_fake.detach().mean()),
+            };
+            [scalar(loss.clone()), scalar(r), scalar(f)]
+        });
+        let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
+        let lr = self.config.learning_rate();
+        self.discriminator = self.d_optim.step(lr, self.discriminator.clone(), grads);
+        if self.config.loss == GanLoss::Wgan {
+            self.discriminator = self.discriminator.clone().map(&mut WeightClipper { bound: self.config.clip });
+        }
+        (fake, measured)
+    }
+
+    /// One generator update through a fresh D pass on `fake` (still attached to G's graph).
+    fn generator_step(&mut self, fake: Tensor<2>, measure: bool) -> Option<f64> {
+        let loss = self.config.loss.generator(self.discriminator.score(fake));
+        let value = measure.then(|| scalar(loss.clone()));
+        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        let lr = self.config.learning_rate();
+        self.generator = self.g_optim.step(lr, self.generator.clone(), grads);
+        if let Some(ema) = self.generator_ema.take() {
+            let decay = ema::decay_at(self.config.ema_decay, self.state.step);
+            self.generator_ema = Some(ema::update_ema(ema, &self.generator, decay));
+        }
+        value
+    }
+
+    /// The generator to sample from: the weight average when enabled, else the raw generator.
+    pub fn sampling_generator(&self) -> &G {
+        self.generator_ema.as_ref().unwrap_or(&self.generator)
+    }
+
+    /// One training step (a generator update and its discriminator updates).
+    pub fn step(&mut self, data: &DataSplits, measure: bool) -> Option<GanMetrics> {
+        let critic_steps = if self.config.loss == GanLoss::Wgan { self.config.n_critic } else { 1 };
+        let mut fake = None;
+        let mut measured = None;
+        for i in 0..critic_steps {
+            let last = i + 1 == critic_steps;
+            let (f, m) = self.discriminator_step(data, measure && last);
+            fake = Some(f);
+            measured = measured.or(m);
+        }
+        let fake = match self.config.loss {
+            GanLoss::Bce => fake.expect("one critic step"),
+            GanLoss::Wgan => {
+                let z = self.noise_batch(self.config.batch_size.min(data.train.len()));
+                self.generator.generate(z)
+            }
+        };
+        let g_loss = self.generator_step(fake, measure);
+        self.state.step += 1;
+        self.state.rng_word_pos = self.noise.word_pos();
+        let per_epoch = (data.train.len() / self.config.batch_size.min(data.train.len())).max(1);
+        match (measured, g_loss) {
+            (Some([d_loss, d_real, d_fake]), Some(g_loss)) => Some(GanMetrics {
+                step: self.state.step,
+                epoch: self.state.batches_seen as f64 / per_epoch as f64,
+                d_loss,
+                g_loss,
+                d_real,
+                d_fake,
+                elapsed_s: self.state.elapsed_s,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Writes weights, optimizer state and [`TrainState`] as one atomic checkpoint.
+    pub fn save_checkpoint(&self, run: &RunDir) -> Result<PathBuf> {
+        let checkpoints = run.checkpoints(self.config.keep_checkpoints);
+        checkpoints.save(&self.state, |dir| {
+            let record_err = |file: &str, e: burn::store::RecordError| AigcError::output(dir.join(file), e);
+            self.generator.clone().into_record().save(dir.join(GENERATOR_FILE)).map_err(|e| record_err(GENERATOR_FILE, e))?;
+            self.discriminator
+                .clone()
+                .into_record()
+                .save(dir.join(DISCRIMINATOR_FILE))
+                .map_err(|e| record_err(DISCRIMINATOR_FILE, e))?;
+            if let Some(ema) = &self.generator_ema {
+                ema.clone().into_record().save(dir.join(GENERATOR_EMA_FILE)).map_err(|e| record_err(GENERATOR_EMA_FILE, e))?;
+            }
+            self.g_optim.save(dir.join(GENERATOR_OPTIM_FILE)).map_err(|e| record_err(GENERATOR_OPTIM_FILE, e))?;
+            self.d_optim.save(dir.join(DISCRIMINATOR_OPTIM_FILE)).map_err(|e| record_err(DISCRIMINATOR_OPTIM_FILE, e))?;
+            Ok(())
+        })
+    }
+
+    /// Restores everything a checkpoint holds.
+    pub fn load_checkpoint(&mut self, state: TrainState, dir: &Path) -> Result<()> {
+        self.generator = load_module(self.generator.clone(), &dir.join(GENERATOR_FILE))?;
+        self.discriminator = load_module(self.discriminator.clone(), &dir.join(DISCRIMINATOR_FILE))?;
+        if let Some(ema) = self.generator_ema.take() {
+            self.generator_ema = Some(load_module(ema, &dir.join(GENERATOR_EMA_FILE))?);
+        }
+        let (g_optim, d_optim) = optimizers(&self.config);
+        self.g_optim = g_optim.load_record(load_optim(&dir.join(GENERATOR_OPTIM_FILE))?);
+        self.d_optim = d_optim.load_record(load_optim(&dir.join(DISCRIMINATOR_OPTIM_FILE))?);
+        self.noise = NoiseRng::at(self.config.seed, state.rng_word_pos);
+        self.state = state;
+        Ok(())
+    }
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    t.into_scalar::<f32>() as f64
+}
+
+fn optimizers(config: &GanTrainConfig) -> (ModuleOptimizer, ModuleOptimizer) {
+    match config.loss {
+        // PyTorch's epsilon (burn's default is 1e-5).
+        GanLoss::Bce => {
+            let adam = AdamConfig::new()
+                .with_beta_1(config.beta1 as f32)
+                .with_beta_2(config.beta2 as f32)
+                .with_epsilon(1e-8);
+            (adam.init(), adam.init())
+        }
+        // The WGAN paper's RMSProp: no momentum; PyTorch's alpha and epsilon.
+        GanLoss::Wgan => {
+            let rms = RmsPropConfig::new().with_alpha(0.99).with_momentum(0.0).with_epsilon(1e-8);
+            (rms.init(), rms.init())
+        }
+    }
+}
+
+/// Loads a module's weights from a burnpack record, with the file named in any error.
+pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
+    let checkpoint_err = |problem: String| AigcError::Checkpoint { path: path.to_path_buf(), problem };
+    if !path.is_file() {
+        return Err(AigcError::Missing { path: path.to_path_buf(), hint: String::new() });
+    }
+    let record = ModuleRecord::load(path).map_err(|e| checkpoint_err(e.to_string()))?;
+    module.try_load_record(record).map_err(|e| checkpoint_err(e.to_string()))
+}
+
+fn load_optim(path: &Path) -> Result<OptimizerRecord> {
+    if !path.is_file() {
+        return Err(AigcError::Missing { path: path.to_path_buf(), hint: String::new() });
+    }
+    OptimizerRecord::load(path).map_err(|e| AigcError::Checkpoint { path: path.to_path_buf(), problem: e.to_string() })
+}
+
+/// WGAN's Lipschitz constraint: every critic weight clipped to [-bound, bound].
+struct WeightClipper {
+    bound: f64,
+}
+
+impl ModuleMapper for WeightClipper {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let bound = self.bound;
+        param.map(|t| {
+            let require_grad = t.is_require_grad();
+            // Clamp on the inner backend and lift back as a leaf, as the optimizers do.
+            let clipped = Tensor::from_inner(t.inner().clamp(-bound, bound));
+            if require_grad { clipped.require_grad() } else { clipped }
+        })
+    }
+}
+
+/// The fixed noise batch of a run's sample grids (the same for every grid of the run).
+pub fn fixed_noise(seed: u64, n: usize, latent_dim: usize, device: &Device) -> Tensor<2> {
+    let values = NoiseRng::new(seed ^ FIXED_NOISE_SEED).normal(n * latent_dim);
+    Tensor::from_data(TensorData::new(values, [n, latent_dim]), device)
+}
+
+/// Generates images without autodiff: returns `[n, image_dim]` values in [-1, 1].
+pub fn generate_values<G: Generator>(generator: &G, z: Tensor<2>) -> Vec<f32> {
+    let images = generator.valid().generate(z.without_autodiff());
+    images.into_data().try_into_vec::<f32>().unwrap_or_default()
+}
+
+/// Trains a GAN into run directory `out` (see [`RunDir`]).
+pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
+    config.validate()?;
+    let data = DataSource::parse(&config.data).load(config.image_size)?;
+    if data.train.len() < 2 {
+        return Err(AigcError::bad_argument("--data", format!("{}: needs at least 2 training images", config.data)));
+    }
+    let run = RunDir::new(out);
+    let checkpoints = run.checkpoints(config.keep_checkpoints);
+    let latest = checkpoints.latest()?;
+    match (&latest, options.resume) {
+        (None, true) => {
+            return Err(AigcError::bad_argument(
+                "--resume",
+                format!("{}: no checkpoint to resume from", checkpoints.dir().display()),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(AigcError::bad_argument(
+                "--out",
+                format!("{} already holds a run; pass --resume to continue it, or choose another --out", out.display()),
+            ));
+        }
+        _ => {}
+    }
+    let device = options.device.clone().autodiff();
+    device.seed(config.seed);
+    let (generator, discriminator) = build_mlp_gan(config, data.train.shape, &device);
+    let total = config.total_steps(data.train.len());
+    let mut trainer = GanTrainer::new(config.clone(), generator, discriminator, device.clone());
+    if let Some((state, dir)) = latest {
+        trainer.load_checkpoint(state, &dir)?;
+        run.metrics().truncate_after(trainer.state.step)?;
+        tracing::info!(step = trainer.state.step, checkpoint = %dir.display(), "resuming");
+    }
+    write_atomic(&run.config(), to_toml(config).as_bytes())?;
+    std::fs::create_dir_all(run.samples_dir()).map_err(|e| AigcError::io(run.samples_dir(), e))?;
+
+    let fixed = fixed_noise(config.seed, GRID_SIDE * GRID_SIDE, config.latent_dim, &options.device);
+    let shape = data.train.shape;
+    let metrics = run.metrics();
+    let bar = progress_bar(total as u64, trainer.state.step.min(total) as u64, options.quiet, "steps");
+    let started = Instant::now();
+    let base_elapsed = trainer.state.elapsed_s;
+    let mut last = None;
+    if trainer.state.step == 0 {
+        report::save_grid(&generate_values(trainer.sampling_generator(), fixed.clone()), shape, GRID_SIDE, &run.sample_grid(0))?;
+    }
+    while trainer.state.step < total {
+        let next = trainer.state.step + 1;
+        let measure = next % config.log_every == 0 || next == total;
+        trainer.state.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
+        if let Some(mut m) = trainer.step(&data, measure) {
+            m.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
+            if !(m.d_loss.is_finite() && m.g_loss.is_finite()) {
+                return Err(AigcError::bad_argument(
+                    "--lr",
+                    format!("training diverged at step {} (loss is {}); try a smaller learning rate", m.step, m.d_loss),
+                ));
+            }
+            metrics.append(&m)?;
+            bar.set_message(format!("D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2}", m.d_loss, m.g_loss, m.d_real, m.d_fake));
+            last = Some(m);
+        }
+        bar.set_position(trainer.state.step as u64);
+        let step = trainer.state.step;
+        if step % config.sample_every == 0 || step == total {
+            report::save_grid(&generate_values(trainer.sampling_generator(), fixed.clone()), shape, GRID_SIDE, &run.sample_grid(step))?;
+        }
+        if step % config.checkpoint_every == 0 || step == total {
+            trainer.state.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
+            trainer.save_checkpoint(&run)?;
+        }
+    }
+    bar.finish_and_clear();
+    let final_values = generate_values(trainer.sampling_generator(), fixed);
+    report::save_grid(&final_values, shape, GRID_SIDE, &run.final_samples())?;
+    report::plot_gan_losses(&metrics.read::<GanMetrics>()?, &run.loss_plot())?;
+    report::save_safetensors(trainer.sampling_generator(), &run.generator_safetensors())?;
+    Ok(TrainOutcome {
+        samples: run.final_samples(),
+        run,
+        steps: trainer.state.step,
+        last: last.or_else(|| metrics.read::<GanMetrics>().ok().and_then(|m| m.last().cloned())),
+        elapsed_s: base_elapsed + started.elapsed().as_secs_f64(),
+    })
+}

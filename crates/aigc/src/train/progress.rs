@@ -1,0 +1,18 @@
+//! The progress bar of long loops: position, rate, ETA and the current losses.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub fn progress_bar(total: u64, start: u64, quiet: bool, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
+    let template = format!(
+        "{{bar:30.cyan/blue}} {{pos}}/{{len}} {unit} [{{elapsed_precise}}<{{eta_precise}}, {{per_sec}}] {{msg}}"
+    );
+    bar.set_style(ProgressStyle::with_template(&template).expect("valid template").progress_chars("█▉▊▋▌▍▎▏ "));
+    bar.set_position(start);
+    bar.reset_eta();
+    bar
+}

@@ -1,0 +1,81 @@
+//! The article's networks exactly, and each loss's sign and value on hand-computed cases.
+
+use aigc::burn::module::Module;
+use aigc::burn::tensor::{Device, Tensor, TensorData};
+use aigc::models::gan::{Discriminator, GanLoss, Generator, MlpDiscriminatorConfig, MlpGeneratorConfig};
+
+fn device() -> Device {
+    Device::flex()
+}
+
+#[test]
+fn article_parameter_counts_and_shapes() {
+    let device = device();
+    let g = MlpGeneratorConfig::new().init(&device);
+    let d = MlpDiscriminatorConfig::new().init(&device);
+    assert_eq!(g.num_params(), 1_486_352);
+    assert_eq!(d.num_params(), 1_460_225);
+    let z = Tensor::<2>::random([5, 100], aigc::burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+    let x = g.generate(z);
+    assert_eq!(x.dims(), [5, 784]);
+    let values = x.clone().into_data().try_into_vec::<f32>().unwrap();
+    assert!(values.iter().all(|v| (-1.0..=1.0).contains(v)), "tanh output range");
+    assert_eq!(d.score(x).dims(), [5, 1]);
+}
+
+fn col(values: &[f32]) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values.to_vec(), [values.len(), 1]), &device())
+}
+
+fn value(t: Tensor<1>) -> f64 {
+    t.into_scalar::<f32>() as f64
+}
+
+#[test]
+fn bce_losses_match_hand_computation() {
+    // D(x) = 0 → σ = 0.5: each term is ln 2.
+    let ln2 = std::f64::consts::LN_2;
+    assert!((value(GanLoss::Bce.discriminator(col(&[0.0]), col(&[0.0]))) - 2.0 * ln2).abs() < 1e-6);
+    assert!((value(GanLoss::Bce.generator(col(&[0.0]))) - ln2).abs() < 1e-6);
+    // A confident, correct discriminator has a small loss; a fooled one a large loss.
+    let good = value(GanLoss::Bce.discriminator(col(&[6.0, 5.0]), col(&[-6.0, -5.0])));
+    let fooled = value(GanLoss::Bce.discriminator(col(&[-6.0]), col(&[6.0])));
+    assert!(good < 0.02 && fooled > 11.0, "{good} {fooled}");
+    // Non-saturating G loss: -log σ(a), e.g. a = 2 → softplus(-2) = 0.126928.
+    assert!((value(GanLoss::Bce.generator(col(&[2.0]))) - 0.126_928).abs() < 1e-5);
+    // Large logits stay finite (the logit form is numerically stable).
+    assert!(value(GanLoss::Bce.discriminator(col(&[-200.0]), col(&[200.0]))).is_finite());
+}
+
+#[test]
+fn wasserstein_losses_have_the_articles_sign() {
+    // The critic maximises E[D(x)] - E[D(G(z))] = (1+3)/2 - (-1+0)/2 = 2.5, so its loss is -2.5.
+    let real = col(&[1.0, 3.0]);
+    let fake = col(&[-1.0, 0.0]);
+    assert!((value(GanLoss::Wgan.discriminator(real, fake.clone())) + 2.5).abs() < 1e-6);
+    // The generator minimises -E[D(G(z))] = 0.5.
+    assert!((value(GanLoss::Wgan.generator(fake)) - 0.5).abs() < 1e-6);
+}
+
+#[test]
+fn label_smoothing_moves_the_real_target() {
+    // Target 0.9 for a = 0: 0.9·ln2 + 0.1·ln2 = ln2 (real) + ln2 (fake).
+    let ln2 = std::f64::consts::LN_2;
+    let v = value(GanLoss::Bce.discriminator_smoothed(col(&[0.0]), col(&[0.0]), 0.1));
+    assert!((v - 2.0 * ln2).abs() < 1e-6);
+    // a = 3: 0.9·softplus(-3) + 0.1·softplus(3) = 0.9·0.048587 + 0.1·3.048587 = 0.348587.
+    let v = value(GanLoss::Bce.discriminator_smoothed(col(&[3.0]), col(&[-40.0]), 0.1));
+    assert!((v - 0.348_587).abs() < 1e-5, "{v}");
+    // Smoothing penalises over-confidence: a huge real logit now costs more than a moderate one.
+    let confident = value(GanLoss::Bce.discriminator_smoothed(col(&[12.0]), col(&[-40.0]), 0.1));
+    let moderate = value(GanLoss::Bce.discriminator_smoothed(col(&[2.2]), col(&[-40.0]), 0.1));
+    assert!(confident > moderate, "{confident} {moderate}");
+}
+
+#[test]
+fn r1_penalty_value() {
+    use aigc::models::gan::r1_penalty;
+    // Rows with squared norms 25 and 1: (γ/2)·mean = (10/2)·13 = 65.
+    let g = Tensor::<2>::from_data(TensorData::new(vec![3.0f32, 4.0, 0.0, 1.0], [2, 2]), &device());
+    assert!((value(r1_penalty(g, 10.0)) - 65.0).abs() < 1e-4);
+}

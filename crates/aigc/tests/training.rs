@@ -1,0 +1,181 @@
+//! Training end to end: the GAN learns digits, resuming is exact, WGAN keeps its constraint.
+//! The tests share two cores, so the heavy ones take a lock and run one at a time.
+
+use std::sync::Mutex;
+
+use aigc::burn::module::{Module, ModuleVisitor, Param};
+use aigc::burn::tensor::{Device, Tensor};
+use aigc::data::{DataSource, embedded};
+use aigc::eval::mean_nearest_distance;
+use aigc::models::gan::GanLoss;
+use aigc::train::gan::{GanTrainer, build_mlp_gan, fixed_noise, generate_values};
+use aigc::train::{GanMetrics, GanTrainConfig, RunDir, TrainOptions, train_gan};
+
+static HEAVY: Mutex<()> = Mutex::new(());
+
+fn options(resume: bool) -> TrainOptions {
+    TrainOptions { resume, quiet: true, device: Device::flex() }
+}
+
+/// Mean pairwise Euclidean distance between the images (a diversity measure).
+fn mean_pairwise(values: &[f32], dim: usize) -> f64 {
+    let images: Vec<&[f32]> = values.chunks_exact(dim).collect();
+    let mut total = 0.0;
+    let mut count = 0;
+    for i in 0..images.len() {
+        for j in i + 1..images.len() {
+            total += images[i].iter().zip(images[j]).map(|(a, b)| ((a - b) * (a - b)) as f64).sum::<f64>().sqrt();
+            count += 1;
+        }
+    }
+    total / count as f64
+}
+
+#[test]
+fn short_training_makes_samples_digit_like() {
+    let _guard = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let data = embedded::mnist_digits().unwrap();
+    let reference = data.heldout.clone();
+    let config = GanTrainConfig::new().with_seed(3);
+    let device = Device::flex().autodiff();
+    device.seed(config.seed);
+    let (g, d) = build_mlp_gan(&config, data.train.shape, &device);
+    let mut trainer = GanTrainer::new(config, g, d, device);
+    let z = fixed_noise(11, 64, 100, &Device::flex());
+    let before = generate_values(&trainer.generator, z.clone());
+    let distance_before = mean_nearest_distance(&before, 784, &reference);
+    for _ in 0..600 {
+        trainer.step(&data, false);
+    }
+    let after = generate_values(&trainer.generator, z);
+    let distance_after = mean_nearest_distance(&after, 784, &reference);
+    let real: Vec<usize> = (0..64).collect();
+    let real_diversity = mean_pairwise(&reference.batch_values(&real), 784);
+    let fake_diversity = mean_pairwise(&after, 784);
+    eprintln!(
+        "nearest-real distance {distance_before:.2} -> {distance_after:.2}; diversity fake {fake_diversity:.2} real {real_diversity:.2}"
+    );
+    // Samples move much closer to real digits ...
+    assert!(distance_after < 0.6 * distance_before, "{distance_before} -> {distance_after}");
+    // ... without collapsing onto one image.
+    assert!(fake_diversity > 0.5 * real_diversity, "diversity {fake_diversity} vs real {real_diversity}");
+}
+
+fn small_config(steps: usize) -> GanTrainConfig {
+    GanTrainConfig::new()
+        .with_steps(Some(steps))
+        .with_batch_size(16)
+        .with_log_every(2)
+        .with_sample_every(4)
+        .with_checkpoint_every(4)
+        .with_seed(9)
+}
+
+/// Every float parameter's values, in visiting order.
+struct Collect(Vec<Vec<f32>>);
+impl ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.val().into_data().try_into_vec::<f32>().unwrap());
+    }
+}
+
+fn weights_of(run: &RunDir, config: &GanTrainConfig) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let (state, dir) = run.checkpoints(10).latest().unwrap().unwrap();
+    let device = Device::flex().autodiff();
+    let data = DataSource::parse(&config.data).load(28).unwrap();
+    let (g, d) = build_mlp_gan(config, data.train.shape, &device);
+    let mut trainer = GanTrainer::new(config.clone(), g, d, device);
+    trainer.load_checkpoint(state, &dir).unwrap();
+    let (mut g, mut d) = (Collect(Vec::new()), Collect(Vec::new()));
+    trainer.generator.visit(&mut g);
+    trainer.discriminator.visit(&mut d);
+    (g.0, d.0)
+}
+
+#[test]
+fn resumed_training_is_bitwise_identical() {
+    let _guard = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let straight = dir.path().join("straight");
+    let resumed = dir.path().join("resumed");
+    train_gan(&small_config(12), &straight, &options(false)).unwrap();
+    train_gan(&small_config(6), &resumed, &options(false)).unwrap();
+    // Resuming without --resume is refused, with the flag named.
+    let err = train_gan(&small_config(12), &resumed, &options(false)).unwrap_err().to_string();
+    assert!(err.contains("--resume"), "{err}");
+    train_gan(&small_config(12), &resumed, &options(true)).unwrap();
+
+    let config = small_config(12);
+    let (g1, d1) = weights_of(&RunDir::new(&straight), &config);
+    let (g2, d2) = weights_of(&RunDir::new(&resumed), &config);
+    assert_eq!(g1.len(), 8);
+    assert_eq!(g1, g2, "generator weights differ after resume");
+    assert_eq!(d1, d2, "discriminator weights differ after resume");
+    // The metric log has one line per logged step, with no duplicates from the resume.
+    let steps: Vec<usize> =
+        RunDir::new(&resumed).metrics().read::<GanMetrics>().unwrap().iter().map(|m| m.step).collect();
+    assert_eq!(steps, vec![2, 4, 6, 8, 10, 12]);
+    let a = std::fs::read(RunDir::new(&straight).final_samples()).unwrap();
+    let b = std::fs::read(RunDir::new(&resumed).final_samples()).unwrap();
+    assert_eq!(a, b, "final sample grids differ");
+}
+
+#[test]
+fn run_directory_has_everything() {
+    let _guard = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let outcome = train_gan(&small_config(8), &out, &options(false)).unwrap();
+    let run = RunDir::new(&out);
+    assert_eq!(outcome.steps, 8);
+    for path in [run.config(), run.loss_plot(), run.final_samples(), run.generator_safetensors(), run.sample_grid(0), run.sample_grid(8)] {
+        assert!(path.is_file(), "{} missing", path.display());
+    }
+    let grid = image::open(run.final_samples()).unwrap();
+    assert_eq!((grid.width(), grid.height()), (8 * 30 + 2, 8 * 30 + 2));
+    let steps: Vec<usize> = run.checkpoints(10).list().unwrap().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(steps, vec![4, 8]);
+    let config = aigc::sample::load_run_config(&run).unwrap();
+    assert_eq!(config, small_config(8));
+    let safetensors = std::fs::read(run.generator_safetensors()).unwrap();
+    assert!(safetensors.len() > 4 * 1_486_352, "generator.safetensors holds the weights");
+}
+
+/// Largest absolute critic weight.
+struct MaxAbs(f32);
+impl ModuleVisitor for MaxAbs {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let max = param.val().abs().max().into_scalar::<f32>();
+        self.0 = self.0.max(max);
+    }
+}
+
+#[test]
+fn wgan_critic_respects_weight_clipping() {
+    let _guard = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let data = embedded::mnist_digits().unwrap();
+    let mut config = GanTrainConfig::new().with_loss(GanLoss::Wgan).with_batch_size(32);
+    config.lr = Some(5e-5);
+    let device = Device::flex().autodiff();
+    device.seed(1);
+    let (g, d) = build_mlp_gan(&config, data.train.shape, &device);
+    let mut trainer = GanTrainer::new(config.clone(), g, d, device);
+    let mut first = None;
+    let mut last = None;
+    for i in 0..30 {
+        let m = trainer.step(&data, true).unwrap();
+        if i == 0 {
+            first = Some(m.clone());
+        }
+        last = Some(m);
+    }
+    let mut max = MaxAbs(0.0);
+    trainer.discriminator.visit(&mut max);
+    assert!(max.0 <= 0.01 + 1e-7, "critic weight {} exceeds the clip", max.0);
+    // The critic learns to separate: E[D(x)] - E[D(G(z))] grows from ~0.
+    let (first, last) = (first.unwrap(), last.unwrap());
+    let gap = |m: &GanMetrics| m.d_real - m.d_fake;
+    assert!(gap(&last) > gap(&first) && gap(&last) > 0.0, "{first:?} {last:?}");
+    // Each step consumed n_critic batches.
+    assert_eq!(trainer.state.batches_seen, 30 * config.n_critic);
+}
