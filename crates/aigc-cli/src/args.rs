@@ -72,12 +72,12 @@ pub struct GanArgs {
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Learning rate (default 2e-4 for bce, 5e-5 for wgan).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// R1 gradient-penalty weight (default 10 for bce, 0 for wgan; 0 = the plain GAN).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub r1_gamma: Option<f64>,
     /// Side of the square images an image folder is resized to.
     #[arg(long)]

@@ -160,22 +160,38 @@ fn wgan_critic_respects_weight_clipping() {
     device.seed(1);
     let (g, d) = build_mlp_gan(&config, data.train.shape, &device);
     let mut trainer = GanTrainer::new(config.clone(), g, d, device);
-    let mut first = None;
-    let mut last = None;
-    for i in 0..30 {
-        let m = trainer.step(&data, true).unwrap();
-        if i == 0 {
-            first = Some(m.clone());
-        }
-        last = Some(m);
-    }
+    // The critic's estimate E[D(x)] - E[D(G(z))] of the Wasserstein distance (up to scale).
+    let gaps: Vec<f64> = (0..30).map(|_| trainer.step(&data, true).map(|m| m.d_real - m.d_fake).unwrap()).collect();
     let mut max = MaxAbs(0.0);
     trainer.discriminator.visit(&mut max);
     assert!(max.0 <= 0.01 + 1e-7, "critic weight {} exceeds the clip", max.0);
-    // The critic learns to separate: E[D(x)] - E[D(G(z))] grows from ~0.
-    let (first, last) = (first.unwrap(), last.unwrap());
-    let gap = |m: &GanMetrics| m.d_real - m.d_fake;
-    assert!(gap(&last) > gap(&first) && gap(&last) > 0.0, "{first:?} {last:?}");
+    // The critic separates real from generated images: it scores real ones higher at every step.
+    assert!(gaps.iter().all(|&g| g > 0.0), "{gaps:?}");
     // Each step consumed n_critic batches.
     assert_eq!(trainer.state.batches_seen, 30 * config.n_critic);
+}
+
+#[test]
+fn a_crash_mid_checkpoint_resumes_from_the_previous_one() {
+    let _guard = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    train_gan(&small_config(4), &out, &options(false)).unwrap();
+    let run = RunDir::new(&out);
+    let checkpoints = run.checkpoints(3);
+    let (mut state, previous) = checkpoints.latest().unwrap().unwrap();
+    // The process dies while writing step 8: a truncated generator file, never committed.
+    state.step = 8;
+    let staged = checkpoints
+        .stage(&state, |d| {
+            let bytes = std::fs::read(previous.join("generator.bpk")).unwrap();
+            std::fs::write(d.join("generator.bpk"), &bytes[..bytes.len() / 3]).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    drop(staged);
+    let outcome = train_gan(&small_config(8), &out, &options(true)).unwrap();
+    assert_eq!(outcome.steps, 8);
+    let steps: Vec<usize> = checkpoints.list().unwrap().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(steps, vec![4, 8]);
 }
