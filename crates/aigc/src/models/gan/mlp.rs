@@ -14,6 +14,17 @@ use burn::tensor::{Device, Tensor};
 
 use super::traits::{Discriminator, Generator};
 
+/// Linear layers `d_in → widths[0] → widths[1] → …`; returns them and the last width.
+fn linear_stack(d_in: usize, widths: &[usize], device: &Device) -> (Vec<Linear>, usize) {
+    let mut layers = Vec::with_capacity(widths.len());
+    let mut d = d_in;
+    for &d_out in widths {
+        layers.push(LinearConfig::new(d, d_out).init(device));
+        d = d_out;
+    }
+    (layers, d)
+}
+
 #[derive(Config, Debug)]
 pub struct MlpGeneratorConfig {
     #[config(default = 100)]
@@ -33,12 +44,7 @@ pub struct MlpGenerator {
 
 impl MlpGeneratorConfig {
     pub fn init(&self, device: &Device) -> MlpGenerator {
-        let mut d_in = self.latent_dim;
-        let mut hidden = Vec::new();
-        for &d_out in &self.hidden {
-            hidden.push(LinearConfig::new(d_in, d_out).init(device));
-            d_in = d_out;
-        }
+        let (hidden, d_in) = linear_stack(self.latent_dim, &self.hidden, device);
         MlpGenerator { hidden, output: LinearConfig::new(d_in, self.image_dim).init(device), latent_dim: self.latent_dim }
     }
 }
@@ -70,12 +76,7 @@ pub struct MlpDiscriminator {
 
 impl MlpDiscriminatorConfig {
     pub fn init(&self, device: &Device) -> MlpDiscriminator {
-        let mut d_in = self.image_dim;
-        let mut hidden = Vec::new();
-        for &d_out in &self.hidden {
-            hidden.push(LinearConfig::new(d_in, d_out).init(device));
-            d_in = d_out;
-        }
+        let (hidden, d_in) = linear_stack(self.image_dim, &self.hidden, device);
         MlpDiscriminator {
             hidden,
             output: LinearConfig::new(d_in, 1).init(device),
