@@ -36,6 +36,9 @@ fn bad_flags_are_explained() {
     assert_clean_failure(&aigc(&["train", "gan", "--arch", "vit", "--out", "r"], cwd), &["--arch", "unknown architecture"]);
     assert_clean_failure(&aigc(&["train", "gan", "--data", "no/such/dir", "--out", "r"], cwd), &["no/such/dir", "not found"]);
     assert_clean_failure(&aigc(&["--device", "tpu", "runs"], cwd), &["--device", "unknown device"]);
+    if !cfg!(feature = "wgpu") {
+        assert_clean_failure(&aigc(&["--device", "wgpu", "runs"], cwd), &["--device", "--features wgpu"]);
+    }
     assert_clean_failure(&aigc(&["sample", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
     assert_clean_failure(&aigc(&["train", "gan", "--resume", "--out", "fresh"], cwd), &["--resume", "no checkpoint"]);
     assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1"]);

@@ -16,10 +16,18 @@ pub fn device(name: &str) -> Result<Device> {
         "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
         #[cfg(feature = "cuda")]
         "cuda" => Ok(Device::cuda(0)),
-        "wgpu" | "cuda" => Err(AigcError::bad_argument(
-            "--device",
-            format!("{name} is not in this build; rebuild with `cargo build --release --features {name}`"),
-        )),
+        #[cfg(not(feature = "wgpu"))]
+        "wgpu" => Err(not_built(name)),
+        #[cfg(not(feature = "cuda"))]
+        "cuda" => Err(not_built(name)),
         other => Err(AigcError::bad_argument("--device", format!("unknown device {other:?}; expected {DEVICES}"))),
     }
+}
+
+#[cfg(not(all(feature = "wgpu", feature = "cuda")))]
+fn not_built(name: &str) -> AigcError {
+    AigcError::bad_argument(
+        "--device",
+        format!("{name} is not in this build; rebuild with `cargo build --release --features {name}`"),
+    )
 }
