@@ -1,6 +1,11 @@
-//! Measuring generated images. For now: the distance from each generated image to its nearest
-//! real image, the basis of the memorisation measure and of the training tests.
+//! Measuring generated images: distribution metrics on feature sets ([`metrics`]) and
+//! nearest-neighbour distances in pixel space ([`nearest`]), the basis of the memorisation measure
+//! and of the training tests.
 
+pub mod features;
+pub mod metrics;
 pub mod nearest;
 
+pub use features::Features;
+pub use metrics::{ClassCoverage, Estimate, class_coverage, fid, inception_score, kid, precision_recall};
 pub use nearest::{mean_nearest_distance, nearest_distances};
