@@ -2,6 +2,7 @@
 //! nearest-neighbour distances in pixel space ([`nearest`]), the basis of the memorisation measure
 //! and of the training tests.
 
+pub mod classifier;
 pub mod features;
 pub mod metrics;
 pub mod nearest;

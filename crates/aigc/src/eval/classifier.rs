@@ -1,0 +1,228 @@
+//! The feature network: a small CNN classifier trained on a labelled data set. Its penultimate
+//! layer (128 features) is the feature space of FID/KID/precision-recall, and its softmax gives
+//! the classifier Inception Score and class coverage — an offline, small-data stand-in for the
+//! Inception network, which cannot be downloaded here.
+//!
+//! Conv(C→32, 3×3, same) ReLU MaxPool2 → Conv(32→64, 3×3, same) ReLU MaxPool2 →
+//! Linear(64·(H/4)·(W/4) → 128) ReLU → Linear(128 → classes).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::{relu, softmax};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::features::Features;
+use crate::data::{ImageDataset, ImageShape};
+use crate::error::{AigcError, Result};
+use crate::train::progress::progress_bar;
+use crate::train::rng::epoch_permutation;
+
+#[derive(Config, Debug)]
+pub struct ClassifierConfig {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub classes: usize,
+    #[config(default = 128)]
+    pub feature_dim: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct Classifier {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    pool: MaxPool2d,
+    hidden: Linear,
+    output: Linear,
+    shape: [usize; 3],
+}
+
+impl ClassifierConfig {
+    pub fn init(&self, device: &Device) -> Classifier {
+        let flat = 64 * (self.height / 4) * (self.width / 4);
+        Classifier {
+            conv1: Conv2dConfig::new([self.channels, 32], [3, 3]).with_padding(PaddingConfig2d::Same).init(device),
+            conv2: Conv2dConfig::new([32, 64], [3, 3]).with_padding(PaddingConfig2d::Same).init(device),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            hidden: LinearConfig::new(flat, self.feature_dim).init(device),
+            output: LinearConfig::new(self.feature_dim, self.classes).init(device),
+            shape: [self.channels, self.height, self.width],
+        }
+    }
+}
+
+impl Classifier {
+    /// Penultimate-layer features of `[batch, C*H*W]` images in [-1, 1].
+    pub fn features(&self, images: Tensor<2>) -> Tensor<2> {
+        let [c, h, w] = self.shape;
+        let batch = images.dims()[0];
+        let x = images.reshape([batch, c, h, w]);
+        let x = self.pool.forward(relu(self.conv1.forward(x)));
+        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        relu(self.hidden.forward(x.flatten(1, 3)))
+    }
+
+    pub fn logits(&self, images: Tensor<2>) -> Tensor<2> {
+        self.output.forward(self.features(images))
+    }
+}
+
+/// How the feature network is trained.
+#[derive(Config, Debug)]
+pub struct ClassifierTrainConfig {
+    #[config(default = 10)]
+    pub epochs: usize,
+    /// Random translations of up to this many pixels (training only).
+    #[config(default = 2)]
+    pub max_shift: usize,
+    #[config(default = 64)]
+    pub batch_size: usize,
+    #[config(default = 1e-3)]
+    pub lr: f64,
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+/// What training the feature network measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClassifierReport {
+    pub data: String,
+    pub heldout_accuracy: f64,
+    pub heldout_images: usize,
+    pub classes: usize,
+    pub shape: ImageShape,
+}
+
+fn labels_of(data: &ImageDataset, path: &str) -> Result<Vec<u16>> {
+    data.labels()
+        .map(|l| l.to_vec())
+        .ok_or_else(|| AigcError::bad_argument("--data", format!("{path}: a feature network needs class labels")))
+}
+
+/// Trains the classifier on `train`, reports accuracy on `heldout`. `device` without autodiff.
+pub fn train_classifier(
+    train: &ImageDataset,
+    heldout: &ImageDataset,
+    data_name: &str,
+    config: &ClassifierTrainConfig,
+    device: &Device,
+    quiet: bool,
+) -> Result<(Classifier, ClassifierReport)> {
+    let labels = labels_of(train, data_name)?;
+    let classes = train.class_names.len().max(labels.iter().copied().max().unwrap_or(0) as usize + 1);
+    let shape = train.shape;
+    if shape.height < 4 || shape.width < 4 {
+        return Err(AigcError::bad_data(data_name, format!("images of {shape} are too small for the feature network")));
+    }
+    let ad = device.clone().autodiff();
+    ad.seed(config.seed);
+    let mut model = ClassifierConfig::new(shape.channels, shape.height, shape.width, classes).init(&ad);
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let batch = config.batch_size.min(train.len()).max(1);
+    let per_epoch = train.len() / batch;
+    let bar = progress_bar((config.epochs * per_epoch) as u64, 0, quiet, "batches");
+    for epoch in 0..config.epochs {
+        let order = epoch_permutation(config.seed, epoch, train.len());
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ (epoch as u64) << 32);
+        // Step decay: the last third of training at a tenth of the rate.
+        let lr = if epoch * 3 >= config.epochs * 2 { config.lr * 0.1 } else { config.lr };
+        for chunk in order.chunks_exact(batch) {
+            let mut values = train.batch_values(chunk);
+            random_shift(&mut values, shape, config.max_shift, &mut rng);
+            let x = Tensor::<2>::from_data(TensorData::new(values, [chunk.len(), shape.len()]), &ad);
+            let y: Vec<i64> = chunk.iter().map(|&i| labels[i] as i64).collect();
+            let y = Tensor::<1, Int>::from_data(TensorData::new(y, [chunk.len()]), &ad);
+            let loss = loss_fn.forward(model.logits(x), y);
+            bar.set_message(format!("epoch {} loss {:.4}", epoch + 1, loss.clone().into_scalar::<f32>()));
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let model = model.valid();
+    let accuracy = accuracy(&model, heldout, data_name, device)?;
+    let report = ClassifierReport {
+        data: data_name.to_string(),
+        heldout_accuracy: accuracy,
+        heldout_images: heldout.len(),
+        classes,
+        shape,
+    };
+    Ok((model, report))
+}
+
+/// Shifts each image by a random offset in [-max, max]² pixels, filling with the background (-1).
+fn random_shift(values: &mut [f32], shape: ImageShape, max: usize, rng: &mut ChaCha8Rng) {
+    if max == 0 {
+        return;
+    }
+    let (h, w) = (shape.height as isize, shape.width as isize);
+    let max = max as isize;
+    for image in values.chunks_exact_mut(shape.len()) {
+        let (dy, dx) = (rng.random_range(-max as i64..=max as i64) as isize, rng.random_range(-max as i64..=max as i64) as isize);
+        let source = image.to_vec();
+        for c in 0..shape.channels {
+            let plane = c * (h * w) as usize;
+            for y in 0..h {
+                for x in 0..w {
+                    let (sy, sx) = (y - dy, x - dx);
+                    let inside = (0..h).contains(&sy) && (0..w).contains(&sx);
+                    image[plane + (y * w + x) as usize] =
+                        if inside { source[plane + (sy * w + sx) as usize] } else { -1.0 };
+                }
+            }
+        }
+    }
+}
+
+/// Fraction of `data` the classifier labels correctly.
+pub fn accuracy(model: &Classifier, data: &ImageDataset, name: &str, device: &Device) -> Result<f64> {
+    let labels = labels_of(data, name)?;
+    let probs = class_probabilities(model, &all_values(data), data.shape.len(), device);
+    let correct = probs.rows().zip(&labels).filter(|(p, l)| argmax(p) == **l as usize).count();
+    Ok(correct as f64 / data.len().max(1) as f64)
+}
+
+fn all_values(data: &ImageDataset) -> Vec<f32> {
+    let all: Vec<usize> = (0..data.len()).collect();
+    data.batch_values(&all)
+}
+
+pub fn argmax(row: &[f64]) -> usize {
+    row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0)
+}
+
+const CHUNK: usize = 500;
+
+/// Features of images (`[n, image_dim]` values in [-1, 1]), computed in chunks without autodiff.
+pub fn extract_features(model: &Classifier, values: &[f32], image_dim: usize, device: &Device) -> Features {
+    map_chunks(values, image_dim, device, |x| model.features(x))
+}
+
+/// Softmax class probabilities of images.
+pub fn class_probabilities(model: &Classifier, values: &[f32], image_dim: usize, device: &Device) -> Features {
+    map_chunks(values, image_dim, device, |x| softmax(model.logits(x), 1))
+}
+
+fn map_chunks(values: &[f32], image_dim: usize, device: &Device, f: impl Fn(Tensor<2>) -> Tensor<2>) -> Features {
+    let mut out = Vec::new();
+    let mut dim = 0;
+    for chunk in values.chunks(CHUNK * image_dim) {
+        let n = chunk.len() / image_dim;
+        let x = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [n, image_dim]), device);
+        let y = f(x);
+        dim = y.dims()[1];
+        out.extend(y.into_data().convert::<f64>().try_into_vec::<f64>().unwrap_or_default());
+    }
+    Features::new(out.len() / dim.max(1), dim, out)
+}
