@@ -42,6 +42,13 @@ pub enum Command {
         #[arg(default_value = "runs")]
         dir: PathBuf,
     },
+    /// Measure a run's samples: FID, KID, precision/recall, IS, class coverage, memorisation.
+    Eval(EvalArgs),
+    /// Feature networks for evaluation.
+    Features {
+        #[command(subcommand)]
+        command: FeaturesCommand,
+    },
     /// Time a reference workload (prints the RESULT line of ../shared/peers/torch_ref.py).
     Bench(BenchArgs),
 }
@@ -177,4 +184,41 @@ pub struct BenchArgs {
     /// Timed iterations (after 5 warm-up iterations).
     #[arg(long, default_value_t = 30)]
     pub steps: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The run directory.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Generated samples to measure.
+    #[arg(long, default_value_t = 5000)]
+    pub n: usize,
+    /// `latest` or a checkpoint step.
+    #[arg(long, default_value = "latest")]
+    pub checkpoint: String,
+    /// Noise seed of the generated samples (and KID's subsets).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FeaturesCommand {
+    /// Train (or load from the cache) the CNN feature network of a labelled data set.
+    Train {
+        /// mnist, fashion-mnist, or a labelled PATH.
+        #[arg(long, default_value = "mnist")]
+        data: String,
+        /// Side of the square images an image folder is resized to.
+        #[arg(long, default_value_t = 28)]
+        image_size: u32,
+        /// Train again even if a cached network exists.
+        #[arg(long)]
+        retrain: bool,
+        #[arg(long)]
+        quiet: bool,
+    },
 }

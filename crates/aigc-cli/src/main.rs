@@ -11,7 +11,7 @@ use aigc::train::config::read_toml_config;
 use aigc::train::{GanTrainConfig, RunDir, TrainOptions, train_gan};
 use clap::Parser;
 
-use args::{BenchArgs, Cli, Command, GanArgs, SampleArgs, TrainCommand};
+use args::{BenchArgs, Cli, Command, EvalArgs, FeaturesCommand, GanArgs, SampleArgs, TrainCommand};
 
 /// mimalloc keeps freed tensor buffers for reuse; with the system allocator every training step
 /// returned megabytes to the OS and page-faulted them back (measured in `aigc bench w1`).
@@ -44,6 +44,10 @@ fn run(cli: Cli) -> aigc::Result<()> {
         Command::Sample(args) => sample(args, device),
         Command::Runs { dir } => runs(&dir),
         Command::Bench(args) => bench_cmd(args, &cli.device, device),
+        Command::Eval(args) => eval(args, device),
+        Command::Features { command: FeaturesCommand::Train { data, image_size, retrain, quiet } } => {
+            features_train(&data, image_size, retrain, quiet, device)
+        }
     }
 }
 
@@ -148,5 +152,40 @@ fn bench_cmd(args: BenchArgs, device_name: &str, device: aigc::burn::tensor::Dev
         }
     };
     println!("{}", result.result_line());
+    Ok(())
+}
+
+fn eval(args: EvalArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    let checkpoint = match args.checkpoint.as_str() {
+        "latest" => None,
+        step => Some(step.parse::<usize>().map_err(|_| {
+            aigc::AigcError::bad_argument("--checkpoint", format!("expected latest or a step number, got {step:?}"))
+        })?),
+    };
+    let request = aigc::eval::run_eval::EvalRequest { run: args.run.clone(), n: args.n, checkpoint, seed: args.seed, quiet: args.quiet, cache: aigc::eval::run_eval::cache_dir() };
+    let report = aigc::eval::run_eval::evaluate_run(&request, &device)?;
+    println!("{}", report.summary());
+    println!("eval:          {}", args.run.join("eval.json").display());
+    println!("closest pairs: {}", report.memorisation.closest_pairs.display());
+    Ok(())
+}
+
+fn features_train(
+    data: &str,
+    image_size: u32,
+    retrain: bool,
+    quiet: bool,
+    device: aigc::burn::tensor::Device,
+) -> aigc::Result<()> {
+    let splits = aigc::data::DataSource::parse(data).load(image_size)?;
+    let (_, report) = aigc::eval::run_eval::feature_network(&aigc::eval::run_eval::cache_dir(), data, &splits, &device, quiet, retrain)?;
+    println!(
+        "feature network for {}: held-out accuracy {:.2}% on {} images ({} classes)",
+        report.data,
+        100.0 * report.heldout_accuracy,
+        report.heldout_images,
+        report.classes
+    );
+    println!("cached in {}", aigc::eval::run_eval::cache_dir().join("features").display());
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod classifier;
 pub mod features;
 pub mod metrics;
 pub mod nearest;
+pub mod run_eval;
 
 pub use features::Features;
 pub use metrics::{ClassCoverage, Estimate, class_coverage, fid, inception_score, kid, precision_recall};

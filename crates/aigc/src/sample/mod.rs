@@ -10,6 +10,7 @@ use crate::report;
 use crate::train::config::read_toml_config;
 use burn::module::Module;
 
+use crate::models::gan::MlpGenerator;
 use crate::train::gan::{GENERATOR_EMA_FILE, GENERATOR_FILE_NAME, build_mlp_gan, fixed_noise, generate_values, load_module};
 use crate::train::{GanTrainConfig, RunDir};
 
@@ -45,34 +46,62 @@ fn run_image_shape(config: &GanTrainConfig) -> Result<ImageShape> {
     }
 }
 
+/// A run's trained generator (the weight-averaged one when the run kept it), ready to sample.
+pub struct RunGenerator {
+    pub config: GanTrainConfig,
+    pub shape: ImageShape,
+    pub generator: MlpGenerator,
+    /// Step of the checkpoint it came from.
+    pub step: usize,
+}
+
+impl RunGenerator {
+    /// Loads the newest checkpoint, or the one at `checkpoint`.
+    pub fn load(run: &RunDir, checkpoint: Option<usize>, device: &Device) -> Result<Self> {
+        let config = load_run_config(run)?;
+        let checkpoints = run.checkpoints(usize::MAX);
+        let (state, dir) = match checkpoint {
+            Some(step) => checkpoints.at_step(step)?,
+            None => checkpoints
+                .latest()?
+                .ok_or_else(|| AigcError::bad_data(run.root(), "has no checkpoint yet (train it first)"))?,
+        };
+        let shape = run_image_shape(&config)?;
+        device.seed(config.seed);
+        let (generator, _) = build_mlp_gan(&config, shape, device);
+        let ema = dir.join(GENERATOR_EMA_FILE);
+        let weights = if ema.is_file() { ema } else { dir.join(GENERATOR_FILE_NAME) };
+        let generator = load_module(generator.valid(), &weights)?;
+        Ok(Self { config, shape, generator, step: state.step })
+    }
+
+    /// `n` images from noise seeded by `seed`, as `[n, image_dim]` values in [-1, 1].
+    pub fn generate(&self, n: usize, seed: u64, device: &Device) -> Vec<f32> {
+        let mut values = Vec::with_capacity(n * self.shape.len());
+        // In chunks, so thousands of samples do not need one huge batch.
+        let chunk = 500;
+        for start in (0..n).step_by(chunk) {
+            let count = chunk.min(n - start);
+            let z = fixed_noise(seed.wrapping_add(start as u64), count, self.config.latent_dim, device);
+            values.extend(generate_values(&self.generator, z));
+        }
+        values
+    }
+}
+
 /// Generates `n` images from a run's generator; returns the grid's path.
 pub fn sample_run(request: &SampleRequest, device: &Device) -> Result<PathBuf> {
     if request.n == 0 {
         return Err(AigcError::bad_argument("--n", "must be at least 1"));
     }
     let run = RunDir::new(&request.run);
-    let config = load_run_config(&run)?;
-    let checkpoints = run.checkpoints(usize::MAX);
-    let (_, dir) = match request.checkpoint {
-        Some(step) => checkpoints.at_step(step)?,
-        None => checkpoints.latest()?.ok_or_else(|| {
-            AigcError::bad_data(run.root(), "has no checkpoint yet (train it first)")
-        })?,
-    };
-    let shape = run_image_shape(&config)?;
-    device.seed(config.seed);
-    let (generator, _) = build_mlp_gan(&config, shape, device);
-    // The weight-averaged generator when the run kept one.
-    let ema = dir.join(GENERATOR_EMA_FILE);
-    let weights = if ema.is_file() { ema } else { dir.join(GENERATOR_FILE_NAME) };
-    let generator = load_module(generator.valid(), &weights)?;
-    let z = fixed_noise(request.seed, request.n, config.latent_dim, device);
-    let values = generate_values(&generator, z);
+    let loaded = RunGenerator::load(&run, request.checkpoint, device)?;
+    let values = loaded.generate(request.n, request.seed, device);
     let out = request.out.clone().unwrap_or_else(|| default_grid_path(run.root(), request.seed));
     let cols = (request.n as f64).sqrt().ceil() as usize;
-    report::save_grid(&values, shape, cols, &out)?;
+    report::save_grid(&values, loaded.shape, cols, &out)?;
     if let Some(dir) = &request.individual {
-        report::save_images(&values, shape, dir)?;
+        report::save_images(&values, loaded.shape, dir)?;
     }
     Ok(out)
 }

@@ -1,0 +1,244 @@
+//! `aigc eval`: a run's generator measured against held-out real images, with the feature network
+//! of its data set (trained once and cached), written to `eval.json` in the run.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::classifier::{Classifier, ClassifierConfig, ClassifierReport, ClassifierTrainConfig, argmax};
+use super::classifier::{class_probabilities, extract_features, train_classifier};
+use super::metrics::{ClassCoverage, Estimate, class_coverage, fid, inception_score, kid, precision_recall};
+use super::nearest::nearest_neighbours;
+use crate::data::{DataSource, DataSplits, ImageDataset};
+use crate::error::{AigcError, Result};
+use crate::report;
+use crate::sample::RunGenerator;
+use crate::train::RunDir;
+use crate::train::checkpoint::write_atomic;
+use crate::train::gan::load_module;
+
+/// Where trained feature networks are cached: `$AIGC_CACHE_DIR`, else `~/.cache/aigc`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("AIGC_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("aigc")
+}
+
+fn feature_dir(cache: &Path, data_name: &str, splits: &DataSplits) -> PathBuf {
+    let slug: String =
+        data_name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    cache.join("features").join(format!("{slug}-{}", splits.train.shape))
+}
+
+/// The feature network of a data set: loaded from the cache under `cache`, else trained (and
+/// cached there).
+pub fn feature_network(
+    cache: &Path,
+    data_name: &str,
+    splits: &DataSplits,
+    device: &Device,
+    quiet: bool,
+    retrain: bool,
+) -> Result<(Classifier, ClassifierReport)> {
+    let dir = feature_dir(cache, data_name, splits);
+    let (weights, report_path) = (dir.join("classifier.bpk"), dir.join("report.json"));
+    if !retrain && weights.is_file() && report_path.is_file() {
+        let text = std::fs::read_to_string(&report_path).map_err(|e| AigcError::io(&report_path, e))?;
+        let report: ClassifierReport = serde_json::from_str(&text)
+            .map_err(|e| AigcError::bad_data(&report_path, format!("bad feature-network report: {e}")))?;
+        let shape = report.shape;
+        let model = ClassifierConfig::new(shape.channels, shape.height, shape.width, report.classes).init(device);
+        return Ok((load_module(model, &weights)?, report));
+    }
+    tracing::info!(data = data_name, "training the feature network (cached in {})", dir.display());
+    let (model, report) =
+        train_classifier(&splits.train, &splits.heldout, data_name, &ClassifierTrainConfig::new(), device, quiet)?;
+    save_feature_network(cache, data_name, splits, &model, &report)?;
+    Ok((model, report))
+}
+
+/// Stores a trained feature network in the cache (weights, then its report, each atomically).
+pub fn save_feature_network(
+    cache: &Path,
+    data_name: &str,
+    splits: &DataSplits,
+    model: &Classifier,
+    report: &ClassifierReport,
+) -> Result<()> {
+    let dir = feature_dir(cache, data_name, splits);
+    let (weights, report_path) = (dir.join("classifier.bpk"), dir.join("report.json"));
+    std::fs::create_dir_all(&dir).map_err(|e| AigcError::io(&dir, e))?;
+    let tmp = dir.join("classifier.bpk.tmp");
+    model.clone().into_record().save(&tmp).map_err(|e| AigcError::output(&tmp, e))?;
+    std::fs::rename(&tmp, &weights).map_err(|e| AigcError::io(&weights, e))?;
+    let json = serde_json::to_vec_pretty(report).map_err(|e| AigcError::output(&report_path, e))?;
+    write_atomic(&report_path, &json)
+}
+
+/// Memorisation: generated samples nearer to a training image than almost any held-out image is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Memorisation {
+    /// 1st percentile of held-out images' distances to their nearest training image (pixels, [-1, 1]).
+    pub heldout_p1_distance: f64,
+    pub heldout_median_distance: f64,
+    pub generated_median_distance: f64,
+    /// Fraction of generated samples closer to the training set than `heldout_p1_distance`.
+    pub copy_fraction: f64,
+    pub generated: usize,
+    pub heldout: usize,
+    /// Side-by-side image of the closest generated/training pairs.
+    pub closest_pairs: PathBuf,
+}
+
+/// Everything `aigc eval` measures; written as `eval.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub run: PathBuf,
+    pub step: usize,
+    pub generated: usize,
+    pub real: usize,
+    pub feature_network: ClassifierReport,
+    pub fid: f64,
+    pub kid: Estimate,
+    pub precision: f64,
+    pub recall: f64,
+    pub precision_recall_k: usize,
+    /// Samples per set in precision/recall (the smaller of the two sets).
+    pub precision_recall_n: usize,
+    pub inception_score: Estimate,
+    pub coverage: ClassCoverage,
+    pub memorisation: Memorisation,
+}
+
+impl EvalReport {
+    pub fn summary(&self) -> String {
+        format!(
+            "step {}: FID {:.2} (n={} vs {} real), KID {:.4} ± {:.4} (subsets of {}), precision {:.3}, recall {:.3} (n={}), \
+             IS {:.2} ± {:.2}, classes covered {}/{} (KL {:.3}), copies {:.2}% (held-out p1 distance {:.2})",
+            self.step,
+            self.fid,
+            self.generated,
+            self.real,
+            self.kid.mean,
+            self.kid.std,
+            self.kid.n,
+            self.precision,
+            self.recall,
+            self.precision_recall_n,
+            self.inception_score.mean,
+            self.inception_score.std,
+            self.coverage.covered,
+            self.coverage.classes,
+            self.coverage.kl_to_data,
+            100.0 * self.memorisation.copy_fraction,
+            self.memorisation.heldout_p1_distance
+        )
+    }
+}
+
+/// What to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvalRequest {
+    pub run: PathBuf,
+    pub n: usize,
+    pub checkpoint: Option<usize>,
+    pub seed: u64,
+    pub quiet: bool,
+    /// Root of the feature-network cache (see [`cache_dir`]).
+    pub cache: PathBuf,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn memorisation(generated: &[f32], splits: &DataSplits, out: &Path) -> Result<Memorisation> {
+    let dim = splits.train.shape.len();
+    let gen_nn = nearest_neighbours(generated, dim, &splits.train);
+    let all: Vec<usize> = (0..splits.heldout.len()).collect();
+    let held_nn = nearest_neighbours(&splits.heldout.batch_values(&all), dim, &splits.train);
+    let mut held: Vec<f64> = held_nn.iter().map(|&(_, d)| d as f64).collect();
+    held.sort_by(f64::total_cmp);
+    let mut gen_d: Vec<f64> = gen_nn.iter().map(|&(_, d)| d as f64).collect();
+    gen_d.sort_by(f64::total_cmp);
+    let p1 = percentile(&held, 0.01);
+    let copies = gen_nn.iter().filter(|&&(_, d)| (d as f64) < p1).count();
+    // The eight closest pairs: generated on top, its nearest training image below.
+    let mut order: Vec<usize> = (0..gen_nn.len()).collect();
+    order.sort_by(|&a, &b| gen_nn[a].1.total_cmp(&gen_nn[b].1));
+    let top: Vec<usize> = order.into_iter().take(8).collect();
+    let mut values: Vec<f32> = Vec::new();
+    for &i in &top {
+        values.extend_from_slice(&generated[i * dim..(i + 1) * dim]);
+    }
+    let nearest: Vec<usize> = top.iter().map(|&i| gen_nn[i].0).collect();
+    values.extend(splits.train.batch_values(&nearest));
+    report::save_grid(&values, splits.train.shape, top.len(), out)?;
+    Ok(Memorisation {
+        heldout_p1_distance: p1,
+        heldout_median_distance: percentile(&held, 0.5),
+        generated_median_distance: percentile(&gen_d, 0.5),
+        copy_fraction: copies as f64 / gen_nn.len().max(1) as f64,
+        generated: gen_nn.len(),
+        heldout: held_nn.len(),
+        closest_pairs: out.to_path_buf(),
+    })
+}
+
+fn class_distribution(data: &ImageDataset, classes: usize) -> Vec<f64> {
+    let mut counts = vec![0.0; classes];
+    for &l in data.labels().unwrap_or(&[]) {
+        if (l as usize) < classes {
+            counts[l as usize] += 1.0;
+        }
+    }
+    let total: f64 = counts.iter().sum::<f64>().max(1.0);
+    counts.iter().map(|c| c / total).collect()
+}
+
+/// Evaluates a run and writes `eval.json` into it.
+pub fn evaluate_run(request: &EvalRequest, device: &Device) -> Result<EvalReport> {
+    if request.n < 2 {
+        return Err(AigcError::bad_argument("--n", "must be at least 2"));
+    }
+    let run = RunDir::new(&request.run);
+    let loaded = RunGenerator::load(&run, request.checkpoint, device)?;
+    let splits = DataSource::parse(&loaded.config.data).load(loaded.config.image_size)?;
+    let (network, network_report) = feature_network(&request.cache, &loaded.config.data, &splits, device, request.quiet, false)?;
+    let generated = loaded.generate(request.n, request.seed, device);
+    let dim = loaded.shape.len();
+    let all: Vec<usize> = (0..splits.heldout.len()).collect();
+    let real_values = splits.heldout.batch_values(&all);
+    let fake_features = extract_features(&network, &generated, dim, device);
+    let real_features = extract_features(&network, &real_values, dim, device);
+    let probs = class_probabilities(&network, &generated, dim, device);
+    let predicted: Vec<usize> = probs.rows().map(argmax).collect();
+    // Precision and recall compare sets of equal size, as in the paper.
+    let equal: Vec<usize> = (0..fake_features.n.min(real_features.n)).collect();
+    let (precision, recall) = precision_recall(&real_features.select(&equal), &fake_features.select(&equal), 3);
+    let report = EvalReport {
+        run: request.run.clone(),
+        step: loaded.step,
+        generated: request.n,
+        real: splits.heldout.len(),
+        fid: fid(&real_features, &fake_features),
+        kid: kid(&real_features, &fake_features, 100, 1000, request.seed),
+        precision,
+        recall,
+        precision_recall_k: 3,
+        precision_recall_n: equal.len(),
+        inception_score: inception_score(&probs, 10),
+        coverage: class_coverage(&predicted, &class_distribution(&splits.train, network_report.classes)),
+        memorisation: memorisation(&generated, &splits, &run.root().join("eval-closest-pairs.png"))?,
+        feature_network: network_report,
+    };
+    let path = run.root().join("eval.json");
+    let json = serde_json::to_vec_pretty(&report).map_err(|e| AigcError::output(&path, e))?;
+    write_atomic(&path, &json)?;
+    Ok(report)
+}
