@@ -42,13 +42,21 @@ pub fn summarize_runs(root: &Path) -> Result<Vec<RunSummary>> {
                     .collect()
             })
             .unwrap_or_default();
-        let best_metric = BEST_METRICS.iter().find_map(|name| {
-            records
-                .iter()
-                .filter_map(|r| r.get(*name).and_then(|v| v.as_f64()))
-                .min_by(f64::total_cmp)
-                .map(|v| (name.to_string(), v))
-        });
+        let eval: Option<serde_json::Value> = std::fs::read(dir.join("eval.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        // The best value logged during training, else the last `aigc eval` (its KID is an estimate
+        // object; its FID a number).
+        let best_metric = BEST_METRICS
+            .iter()
+            .find_map(|name| {
+                records
+                    .iter()
+                    .filter_map(|r| r.get(*name).and_then(|v| v.as_f64()))
+                    .min_by(f64::total_cmp)
+                    .map(|v| (name.to_string(), v))
+            })
+            .or_else(|| eval.as_ref().and_then(|e| e.get("fid")).and_then(|v| v.as_f64()).map(|v| ("fid".to_string(), v)));
         summaries.push(RunSummary { path: dir, step, last_losses, best_metric });
     }
     Ok(summaries)
