@@ -188,9 +188,21 @@ pub struct BenchArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// The run directory.
+    /// The run directory (or compare two folders with --real and --fake).
+    #[arg(long, required_unless_present_all = ["real", "fake"], conflicts_with_all = ["real", "fake"])]
+    pub run: Option<PathBuf>,
+    /// Folder of real images (with --fake).
+    #[arg(long, requires = "fake")]
+    pub real: Option<PathBuf>,
+    /// Folder of generated images (with --real).
+    #[arg(long, requires = "real")]
+    pub fake: Option<PathBuf>,
+    /// Data set whose feature network measures the folders (unlabelled folders borrow one).
+    #[arg(long, default_value = "mnist")]
+    pub features: String,
+    /// Where the folder comparison's JSON goes (default eval-folders.json).
     #[arg(long)]
-    pub run: PathBuf,
+    pub out: Option<PathBuf>,
     /// Generated samples to measure.
     #[arg(long, default_value_t = 5000)]
     pub n: usize,

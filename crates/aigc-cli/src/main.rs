@@ -156,16 +156,32 @@ fn bench_cmd(args: BenchArgs, device_name: &str, device: aigc::burn::tensor::Dev
 }
 
 fn eval(args: EvalArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use aigc::eval::run_eval::{cache_dir, evaluate_folders};
+    let Some(run) = args.run.clone() else {
+        let (real, fake) = (args.real.clone().unwrap_or_default(), args.fake.clone().unwrap_or_default());
+        let result = evaluate_folders(&real, &fake, &args.features, &cache_dir(), args.seed, &device, args.quiet)?;
+        let out = args.out.clone().unwrap_or_else(|| PathBuf::from("eval-folders.json"));
+        let json = serde_json::to_vec_pretty(&result).map_err(|e| aigc::AigcError::output(&out, e))?;
+        aigc::train::checkpoint::write_atomic(&out, &json)?;
+        let is = result.inception_score.map(|e| format!(", IS {:.2} ± {:.2}", e.mean, e.std)).unwrap_or_default();
+        println!(
+            "FID {:.2} (n={} vs {} real), KID {:.4} ± {:.4} (subsets of {}), precision {:.3}, recall {:.3} (n={}){is}; features: {}",
+            result.fid, result.generated, result.real, result.kid.mean, result.kid.std, result.kid.n,
+            result.precision, result.recall, result.precision_recall_n, result.features
+        );
+        println!("eval: {}", out.display());
+        return Ok(());
+    };
     let checkpoint = match args.checkpoint.as_str() {
         "latest" => None,
         step => Some(step.parse::<usize>().map_err(|_| {
             aigc::AigcError::bad_argument("--checkpoint", format!("expected latest or a step number, got {step:?}"))
         })?),
     };
-    let request = aigc::eval::run_eval::EvalRequest { run: args.run.clone(), n: args.n, checkpoint, seed: args.seed, quiet: args.quiet, cache: aigc::eval::run_eval::cache_dir() };
+    let request = aigc::eval::run_eval::EvalRequest { run: run.clone(), n: args.n, checkpoint, seed: args.seed, quiet: args.quiet, cache: cache_dir() };
     let report = aigc::eval::run_eval::evaluate_run(&request, &device)?;
     println!("{}", report.summary());
-    println!("eval:          {}", args.run.join("eval.json").display());
+    println!("eval:          {}", run.join("eval.json").display());
     println!("closest pairs: {}", report.memorisation.closest_pairs.display());
     Ok(())
 }

@@ -134,3 +134,32 @@ fn evaluate_run_writes_every_metric_with_its_sample_count() {
     let heldout = features_of(&s.data.heldout.batch_values(&first(1000)));
     assert!(report.fid > 5.0 * fid(&train, &heldout), "{} vs real {}", report.fid, fid(&train, &heldout));
 }
+
+#[test]
+fn two_image_folders_are_compared_with_a_borrowed_feature_network() {
+    let s = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    save_feature_network(&cache, "mnist", &s.data, &s.model, &s.report).unwrap();
+    let shape = s.data.train.shape;
+    let heldout = dir.path().join("heldout");
+    let train = dir.path().join("train");
+    let noise = dir.path().join("noise");
+    aigc::report::save_images(&s.data.heldout.batch_values(&first(300)), shape, &heldout).unwrap();
+    aigc::report::save_images(&s.data.train.batch_values(&first(300)), shape, &train).unwrap();
+    let noise_values: Vec<f32> = (0..300 * 784).map(hashed).collect();
+    aigc::report::save_images(&noise_values, shape, &noise).unwrap();
+    let device = Device::flex();
+    let real = aigc::eval::run_eval::evaluate_folders(&heldout, &train, "mnist", &cache, 1, &device, true).unwrap();
+    let fake = aigc::eval::run_eval::evaluate_folders(&heldout, &noise, "mnist", &cache, 1, &device, true).unwrap();
+    eprintln!("folders: real/real FID {:.2}, real/noise FID {:.2}", real.fid, fake.fid);
+    assert_eq!((real.generated, real.real, real.kid.n), (300, 300, 300));
+    assert!(fake.fid > 20.0 * real.fid && fake.kid.mean > 10.0 * real.kid.mean.max(1e-3));
+    assert!(real.recall > 0.5 && fake.recall < 0.05, "{} {}", real.recall, fake.recall);
+    assert!(real.features.contains("mnist"));
+    // An empty folder is named in the error.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = aigc::eval::run_eval::evaluate_folders(&heldout, &empty, "mnist", &cache, 1, &device, true).unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+}

@@ -7,10 +7,11 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::classifier::{Classifier, ClassifierConfig, ClassifierReport, ClassifierTrainConfig, argmax};
-use super::classifier::{class_probabilities, extract_features, train_classifier};
+use super::classifier::{Classifier, ClassifierConfig, ClassifierReport, ClassifierTrainConfig, argmax, train_classifier};
+use super::extractor::{ClassifierFeatures, FeatureExtractor};
 use super::metrics::{ClassCoverage, Estimate, class_coverage, fid, inception_score, kid, precision_recall};
 use super::nearest::nearest_neighbours;
+use crate::data::folder::{FolderOptions, load_image_folder};
 use crate::data::{DataSource, DataSplits, ImageDataset};
 use crate::error::{AigcError, Result};
 use crate::report;
@@ -140,6 +141,49 @@ impl EvalReport {
     }
 }
 
+/// Generated images measured against real ones in a feature space.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetComparison {
+    pub features: String,
+    pub generated: usize,
+    pub real: usize,
+    pub fid: f64,
+    pub kid: Estimate,
+    pub precision: f64,
+    pub recall: f64,
+    pub precision_recall_k: usize,
+    /// Samples per set in precision/recall (the smaller of the two sets).
+    pub precision_recall_n: usize,
+    /// Present when the extractor classifies.
+    pub inception_score: Option<Estimate>,
+    /// Predicted class of each generated image (when the extractor classifies).
+    #[serde(skip)]
+    pub predicted: Vec<usize>,
+}
+
+/// FID, KID, precision/recall and (for classifiers) IS of `generated` against `real`.
+pub fn compare_sets(extractor: &dyn FeatureExtractor, real: &[f32], generated: &[f32], seed: u64) -> SetComparison {
+    let real_features = extractor.features(real);
+    let fake_features = extractor.features(generated);
+    // Precision and recall compare sets of equal size, as in the paper.
+    let equal: Vec<usize> = (0..fake_features.n.min(real_features.n)).collect();
+    let (precision, recall) = precision_recall(&real_features.select(&equal), &fake_features.select(&equal), 3);
+    let probs = extractor.class_probabilities(generated);
+    SetComparison {
+        features: extractor.name(),
+        generated: fake_features.n,
+        real: real_features.n,
+        fid: fid(&real_features, &fake_features),
+        kid: kid(&real_features, &fake_features, 100, 1000, seed),
+        precision,
+        recall,
+        precision_recall_k: 3,
+        precision_recall_n: equal.len(),
+        inception_score: probs.as_ref().map(|p| inception_score(p, 10)),
+        predicted: probs.map(|p| p.rows().map(argmax).collect()).unwrap_or_default(),
+    }
+}
+
 /// What to evaluate.
 #[derive(Debug, Clone)]
 pub struct EvalRequest {
@@ -211,29 +255,22 @@ pub fn evaluate_run(request: &EvalRequest, device: &Device) -> Result<EvalReport
     let splits = DataSource::parse(&loaded.config.data).load(loaded.config.image_size)?;
     let (network, network_report) = feature_network(&request.cache, &loaded.config.data, &splits, device, request.quiet, false)?;
     let generated = loaded.generate(request.n, request.seed, device);
-    let dim = loaded.shape.len();
     let all: Vec<usize> = (0..splits.heldout.len()).collect();
-    let real_values = splits.heldout.batch_values(&all);
-    let fake_features = extract_features(&network, &generated, dim, device);
-    let real_features = extract_features(&network, &real_values, dim, device);
-    let probs = class_probabilities(&network, &generated, dim, device);
-    let predicted: Vec<usize> = probs.rows().map(argmax).collect();
-    // Precision and recall compare sets of equal size, as in the paper.
-    let equal: Vec<usize> = (0..fake_features.n.min(real_features.n)).collect();
-    let (precision, recall) = precision_recall(&real_features.select(&equal), &fake_features.select(&equal), 3);
+    let extractor = ClassifierFeatures { model: network, report: network_report.clone(), device: device.clone() };
+    let comparison = compare_sets(&extractor, &splits.heldout.batch_values(&all), &generated, request.seed);
     let report = EvalReport {
         run: request.run.clone(),
         step: loaded.step,
         generated: request.n,
         real: splits.heldout.len(),
-        fid: fid(&real_features, &fake_features),
-        kid: kid(&real_features, &fake_features, 100, 1000, request.seed),
-        precision,
-        recall,
-        precision_recall_k: 3,
-        precision_recall_n: equal.len(),
-        inception_score: inception_score(&probs, 10),
-        coverage: class_coverage(&predicted, &class_distribution(&splits.train, network_report.classes)),
+        fid: comparison.fid,
+        kid: comparison.kid,
+        precision: comparison.precision,
+        recall: comparison.recall,
+        precision_recall_k: comparison.precision_recall_k,
+        precision_recall_n: comparison.precision_recall_n,
+        inception_score: comparison.inception_score.unwrap_or(Estimate { mean: f64::NAN, std: f64::NAN, n: 0 }),
+        coverage: class_coverage(&comparison.predicted, &class_distribution(&splits.train, network_report.classes)),
         memorisation: memorisation(&generated, &splits, &run.root().join("eval-closest-pairs.png"))?,
         feature_network: network_report,
     };
@@ -241,4 +278,30 @@ pub fn evaluate_run(request: &EvalRequest, device: &Device) -> Result<EvalReport
     let json = serde_json::to_vec_pretty(&report).map_err(|e| AigcError::output(&path, e))?;
     write_atomic(&path, &json)?;
     Ok(report)
+}
+
+/// `aigc eval --real DIR --fake DIR`: two image folders compared with a data set's feature
+/// network (see [`super::extractor`] for what that means for unlabelled images).
+pub fn evaluate_folders(
+    real_dir: &Path,
+    fake_dir: &Path,
+    features_data: &str,
+    cache: &Path,
+    seed: u64,
+    device: &Device,
+    quiet: bool,
+) -> Result<SetComparison> {
+    let splits = DataSource::parse(features_data).load(28)?;
+    let (model, report) = feature_network(cache, features_data, &splits, device, quiet, false)?;
+    let shape = report.shape;
+    let extractor = ClassifierFeatures { model, report, device: device.clone() };
+    let load = |dir: &Path| -> Result<Vec<f32>> {
+        let options = FolderOptions { size: shape.height as u32, channels: Some(shape.channels) };
+        let images = load_image_folder(dir, options)?;
+        if images.len() < 2 {
+            return Err(AigcError::bad_data(dir, "needs at least 2 images"));
+        }
+        Ok(images.batch_values(&(0..images.len()).collect::<Vec<_>>()))
+    };
+    Ok(compare_sets(&extractor, &load(real_dir)?, &load(fake_dir)?, seed))
 }
