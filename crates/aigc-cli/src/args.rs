@@ -95,6 +95,9 @@ pub struct GanArgs {
     /// Steps between checkpoints.
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
+    /// Steps between evaluations (KID/FID/precision/recall into metrics.jsonl; keeps best/).
+    #[arg(long)]
+    pub eval_every: Option<usize>,
     /// Run directory (default runs/gan-TIMESTAMP).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -151,6 +154,9 @@ impl GanArgs {
         if let Some(v) = self.checkpoint_every {
             config.checkpoint_every = v;
         }
+        if self.eval_every.is_some() {
+            config.eval_every = self.eval_every;
+        }
         Ok(())
     }
 }
@@ -172,9 +178,9 @@ pub struct SampleArgs {
     /// Also write each image as its own PNG into this folder.
     #[arg(long)]
     pub individual: Option<PathBuf>,
-    /// Checkpoint step to sample from (default: the newest).
-    #[arg(long)]
-    pub checkpoint: Option<usize>,
+    /// `latest`, `best` (kept by --eval-every) or a checkpoint step.
+    #[arg(long, default_value = "latest")]
+    pub checkpoint: String,
 }
 
 #[derive(Args, Debug)]
@@ -206,7 +212,7 @@ pub struct EvalArgs {
     /// Generated samples to measure.
     #[arg(long, default_value_t = 5000)]
     pub n: usize,
-    /// `latest` or a checkpoint step.
+    /// `latest`, `best` (kept by --eval-every) or a checkpoint step.
     #[arg(long, default_value = "latest")]
     pub checkpoint: String,
     /// Noise seed of the generated samples (and KID's subsets).

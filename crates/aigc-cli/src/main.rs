@@ -61,7 +61,7 @@ fn demo(out: &Path, quiet: bool, device: aigc::burn::tensor::Device) -> aigc::Re
         config.batch_size,
         out.display()
     );
-    let outcome = train_gan(&config, &out, &TrainOptions { resume: false, quiet, device })?;
+    let outcome = train_gan(&config, &out, &TrainOptions { resume: false, quiet, device, feature_cache: None })?;
     print_outcome(&outcome);
     Ok(())
 }
@@ -91,7 +91,7 @@ fn train(args: GanArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> 
         config = read_toml_config(file, &config)?;
     }
     args.apply(&mut config)?;
-    let outcome = train_gan(&config, &out, &TrainOptions { resume: args.resume, quiet: args.quiet, device })?;
+    let outcome = train_gan(&config, &out, &TrainOptions { resume: args.resume, quiet: args.quiet, device, feature_cache: None })?;
     print_outcome(&outcome);
     Ok(())
 }
@@ -117,7 +117,7 @@ fn sample(args: SampleArgs, device: aigc::burn::tensor::Device) -> aigc::Result<
         seed: args.seed,
         out: args.out,
         individual: args.individual.clone(),
-        checkpoint: args.checkpoint,
+        checkpoint: aigc::sample::CheckpointChoice::parse(&args.checkpoint)?,
     };
     let grid = sample_run(&request, &device)?;
     println!("grid: {}", grid.display());
@@ -172,12 +172,7 @@ fn eval(args: EvalArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> 
         println!("eval: {}", out.display());
         return Ok(());
     };
-    let checkpoint = match args.checkpoint.as_str() {
-        "latest" => None,
-        step => Some(step.parse::<usize>().map_err(|_| {
-            aigc::AigcError::bad_argument("--checkpoint", format!("expected latest or a step number, got {step:?}"))
-        })?),
-    };
+    let checkpoint = aigc::sample::CheckpointChoice::parse(&args.checkpoint)?;
     let request = aigc::eval::run_eval::EvalRequest { run: run.clone(), n: args.n, checkpoint, seed: args.seed, quiet: args.quiet, cache: cache_dir() };
     let report = aigc::eval::run_eval::evaluate_run(&request, &device)?;
     println!("{}", report.summary());

@@ -43,7 +43,7 @@ fn bad_flags_are_explained() {
     assert_clean_failure(&aigc(&["train", "gan", "--resume", "--out", "fresh"], cwd), &["--resume", "no checkpoint"]);
     assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1"]);
     assert_clean_failure(&aigc(&["eval", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
-    assert_clean_failure(&aigc(&["eval", "--run", "r", "--checkpoint", "best"], cwd), &["--checkpoint", "latest or a step"]);
+    assert_clean_failure(&aigc(&["eval", "--run", "r", "--checkpoint", "newest"], cwd), &["--checkpoint", "latest, best or a step"]);
     assert_clean_failure(&aigc(&["features", "train", "--data", "no/such"], cwd), &["no/such", "not found"]);
     // Nothing was half-written by the failures above.
     assert!(!cwd.join("r").exists() && !cwd.join("fresh").join("config.toml").exists());

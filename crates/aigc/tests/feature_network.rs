@@ -116,8 +116,8 @@ fn evaluate_run_writes_every_metric_with_its_sample_count() {
     save_feature_network(&cache, "mnist", &s.data, &s.model, &s.report).unwrap();
     let run = dir.path().join("run");
     let config = GanTrainConfig::new().with_steps(Some(20)).with_batch_size(16).with_checkpoint_every(20);
-    train_gan(&config, &run, &TrainOptions { resume: false, quiet: true, device: Device::flex() }).unwrap();
-    let request = EvalRequest { run: run.clone(), n: 300, checkpoint: None, seed: 1, quiet: true, cache };
+    train_gan(&config, &run, &TrainOptions { resume: false, quiet: true, device: Device::flex(), feature_cache: None }).unwrap();
+    let request = EvalRequest { run: run.clone(), n: 300, checkpoint: aigc::sample::CheckpointChoice::Latest, seed: 1, quiet: true, cache };
     let report = evaluate_run(&request, &Device::flex()).unwrap();
     eprintln!("{}", report.summary());
     assert_eq!((report.step, report.generated, report.real, report.precision_recall_n), (20, 300, 1000, 300));
@@ -162,4 +162,30 @@ fn two_image_folders_are_compared_with_a_borrowed_feature_network() {
     std::fs::create_dir(&empty).unwrap();
     let err = aigc::eval::run_eval::evaluate_folders(&heldout, &empty, "mnist", &cache, 1, &device, true).unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
+}
+
+#[test]
+fn eval_every_logs_metrics_and_keeps_the_best_checkpoint() {
+    use aigc::sample::{CheckpointChoice, RunGenerator};
+    use aigc::train::RunDir;
+    use aigc::train::metrics::EvalMetrics;
+    let s = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    save_feature_network(&cache, "mnist", &s.data, &s.model, &s.report).unwrap();
+    let out = dir.path().join("run");
+    let mut config = GanTrainConfig::new().with_steps(Some(30)).with_batch_size(16).with_eval_samples(200);
+    config.eval_every = Some(10);
+    let options = TrainOptions { resume: false, quiet: true, device: Device::flex(), feature_cache: Some(cache) };
+    train_gan(&config, &out, &options).unwrap();
+    let run = RunDir::new(&out);
+    let evals: Vec<EvalMetrics> = run.metrics().read().unwrap();
+    assert_eq!(evals.iter().map(|m| m.step).collect::<Vec<_>>(), vec![10, 20, 30]);
+    assert!(evals.iter().all(|m| m.samples == 200 && m.kid.is_finite() && m.fid > 0.0));
+    let best_kid = evals.iter().map(|m| m.kid).fold(f64::INFINITY, f64::min);
+    let best_step = evals.iter().find(|m| m.kid == best_kid).unwrap().step;
+    let best = RunGenerator::load(&run, CheckpointChoice::Best, &Device::flex()).unwrap();
+    assert_eq!(best.step, best_step, "best/ holds the lowest-KID checkpoint");
+    let summary = aigc::report::summarize_runs(dir.path()).unwrap();
+    assert_eq!(summary[0].best_metric, Some(("kid".to_string(), best_kid)));
 }

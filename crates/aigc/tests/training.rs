@@ -14,7 +14,7 @@ use aigc::train::{GanMetrics, GanTrainConfig, RunDir, TrainOptions, train_gan};
 static HEAVY: Mutex<()> = Mutex::new(());
 
 fn options(resume: bool) -> TrainOptions {
-    TrainOptions { resume, quiet: true, device: Device::flex() }
+    TrainOptions { resume, quiet: true, device: Device::flex(), feature_cache: None }
 }
 
 /// Mean pairwise Euclidean distance between the images (a diversity measure).

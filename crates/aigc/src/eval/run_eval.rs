@@ -189,7 +189,7 @@ pub fn compare_sets(extractor: &dyn FeatureExtractor, real: &[f32], generated: &
 pub struct EvalRequest {
     pub run: PathBuf,
     pub n: usize,
-    pub checkpoint: Option<usize>,
+    pub checkpoint: crate::sample::CheckpointChoice,
     pub seed: u64,
     pub quiet: bool,
     /// Root of the feature-network cache (see [`cache_dir`]).

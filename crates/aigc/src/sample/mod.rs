@@ -22,8 +22,7 @@ pub struct SampleRequest {
     pub seed: u64,
     pub out: Option<PathBuf>,
     pub individual: Option<PathBuf>,
-    /// Checkpoint step; `None` for the newest.
-    pub checkpoint: Option<usize>,
+    pub checkpoint: CheckpointChoice,
 }
 
 /// Reads a run's saved config.
@@ -46,6 +45,28 @@ fn run_image_shape(config: &GanTrainConfig) -> Result<ImageShape> {
     }
 }
 
+/// Which checkpoint of a run to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointChoice {
+    Latest,
+    /// The lowest-KID checkpoint kept by `--eval-every`.
+    Best,
+    Step(usize),
+}
+
+impl CheckpointChoice {
+    /// Parses `--checkpoint latest|best|STEP`.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value {
+            "latest" => Ok(Self::Latest),
+            "best" => Ok(Self::Best),
+            step => step.parse().map(Self::Step).map_err(|_| {
+                AigcError::bad_argument("--checkpoint", format!("expected latest, best or a step number, got {step:?}"))
+            }),
+        }
+    }
+}
+
 /// A run's trained generator (the weight-averaged one when the run kept it), ready to sample.
 pub struct RunGenerator {
     pub config: GanTrainConfig,
@@ -56,15 +77,18 @@ pub struct RunGenerator {
 }
 
 impl RunGenerator {
-    /// Loads the newest checkpoint, or the one at `checkpoint`.
-    pub fn load(run: &RunDir, checkpoint: Option<usize>, device: &Device) -> Result<Self> {
+    /// Loads the chosen checkpoint.
+    pub fn load(run: &RunDir, checkpoint: CheckpointChoice, device: &Device) -> Result<Self> {
         let config = load_run_config(run)?;
         let checkpoints = run.checkpoints(usize::MAX);
         let (state, dir) = match checkpoint {
-            Some(step) => checkpoints.at_step(step)?,
-            None => checkpoints
+            CheckpointChoice::Step(step) => checkpoints.at_step(step)?,
+            CheckpointChoice::Latest => checkpoints
                 .latest()?
                 .ok_or_else(|| AigcError::bad_data(run.root(), "has no checkpoint yet (train it first)"))?,
+            CheckpointChoice::Best => run.best_checkpoint().latest()?.ok_or_else(|| {
+                AigcError::bad_data(run.root(), "has no best checkpoint (train with --eval-every N to keep one)")
+            })?,
         };
         let shape = run_image_shape(&config)?;
         device.seed(config.seed);

@@ -67,6 +67,13 @@ pub struct GanTrainConfig {
     /// Steps between checkpoints (one is always written at the end).
     #[config(default = 1000)]
     pub checkpoint_every: usize,
+    /// Steps between evaluations during training (KID/FID/precision/recall of `eval_samples`
+    /// generated images against the held-out set, logged to `metrics.jsonl`; the checkpoint with
+    /// the lowest KID is kept as `best/`). Off when unset.
+    pub eval_every: Option<usize>,
+    /// Generated images per evaluation during training.
+    #[config(default = 1000)]
+    pub eval_samples: usize,
     /// Checkpoints kept on disk.
     #[config(default = 3)]
     pub keep_checkpoints: usize,
@@ -138,6 +145,12 @@ impl GanTrainConfig {
         }
         if !(self.clip > 0.0) {
             return bad("clip", "must be positive");
+        }
+        if self.eval_every == Some(0) {
+            return bad("--eval-every", "must be at least 1");
+        }
+        if self.eval_samples < 2 {
+            return bad("eval_samples", "must be at least 2");
         }
         if self.log_every == 0 || self.sample_every == 0 || self.checkpoint_every == 0 {
             return bad("log_every/sample_every/checkpoint_every", "must be at least 1");

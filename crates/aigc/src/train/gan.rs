@@ -19,7 +19,7 @@ use burn::optim::OptimizerRecord;
 use super::checkpoint::{TrainState, write_atomic};
 use super::config::{GanTrainConfig, to_toml};
 use super::ema;
-use super::metrics::GanMetrics;
+use super::metrics::{EvalMetrics, GanMetrics};
 use super::progress::progress_bar;
 use super::rng::{NoiseRng, epoch_permutation};
 use super::run::RunDir;
@@ -52,6 +52,9 @@ pub struct TrainOptions {
     pub quiet: bool,
     /// The compute device (without autodiff; training wraps it).
     pub device: Device,
+    /// Where `--eval-every` finds or caches the feature network (`None`: the user cache,
+    /// [`crate::eval::run_eval::cache_dir`]).
+    pub feature_cache: Option<PathBuf>,
 }
 
 /// What a finished training job produced.
@@ -220,7 +223,11 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
 
     /// Writes weights, optimizer state and [`TrainState`] as one atomic checkpoint.
     pub fn save_checkpoint(&self, run: &RunDir) -> Result<PathBuf> {
-        let checkpoints = run.checkpoints(self.config.keep_checkpoints);
+        self.save_checkpoint_to(&run.checkpoints(self.config.keep_checkpoints))
+    }
+
+    /// As [`save_checkpoint`](Self::save_checkpoint), into any checkpoint folder.
+    pub fn save_checkpoint_to(&self, checkpoints: &super::checkpoint::Checkpoints) -> Result<PathBuf> {
         checkpoints.save(&self.state, |dir| {
             let record_err = |file: &str, e: burn::store::RecordError| AigcError::output(dir.join(file), e);
             self.generator.clone().into_record().save(dir.join(GENERATOR_FILE)).map_err(|e| record_err(GENERATOR_FILE, e))?;
@@ -363,6 +370,10 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
     let fixed = fixed_noise(config.seed, GRID_SIDE * GRID_SIDE, config.latent_dim, &options.device);
     let shape = data.train.shape;
     let metrics = run.metrics();
+    let mut evaluator = match config.eval_every {
+        Some(every) => Some(TrainingEvaluator::new(config, every, &data, &metrics, options)?),
+        None => None,
+    };
     let bar = progress_bar(total as u64, trainer.state.step.min(total) as u64, options.quiet, "steps");
     let started = Instant::now();
     let base_elapsed = trainer.state.elapsed_s;
@@ -395,6 +406,21 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
             trainer.state.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
             trainer.save_checkpoint(&run)?;
         }
+        if let Some(evaluator) = &mut evaluator
+            && (step % evaluator.every == 0 || step == total)
+        {
+            let m = evaluator.evaluate(trainer.sampling_generator(), step, &options.device);
+            metrics.append(&m)?;
+            bar.println(format!(
+                "step {step}: KID {:.4} ± {:.4}, FID {:.2}, precision {:.3}, recall {:.3}",
+                m.kid, m.kid_std, m.fid, m.precision, m.recall
+            ));
+            if evaluator.best.is_none_or(|best| m.kid < best) {
+                evaluator.best = Some(m.kid);
+                trainer.state.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
+                trainer.save_checkpoint_to(&run.best_checkpoint())?;
+            }
+        }
     }
     bar.finish_and_clear();
     let final_values = generate_values(trainer.sampling_generator(), fixed);
@@ -408,4 +434,59 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
         last: last.or_else(|| metrics.read::<GanMetrics>().ok().and_then(|m| m.last().cloned())),
         elapsed_s: base_elapsed + started.elapsed().as_secs_f64(),
     })
+}
+
+/// `--eval-every`: the data set's feature network, the held-out images, and the best KID so far.
+struct TrainingEvaluator {
+    every: usize,
+    samples: usize,
+    seed: u64,
+    extractor: crate::eval::ClassifierFeatures,
+    real: Vec<f32>,
+    best: Option<f64>,
+}
+
+impl TrainingEvaluator {
+    fn new(
+        config: &GanTrainConfig,
+        every: usize,
+        data: &DataSplits,
+        metrics: &super::metrics::MetricsLog,
+        options: &TrainOptions,
+    ) -> Result<Self> {
+        use crate::eval::run_eval::{cache_dir, feature_network};
+        let device = &options.device;
+        let cache = options.feature_cache.clone().unwrap_or_else(cache_dir);
+        let (model, report) = feature_network(&cache, &config.data, data, device, options.quiet, false)?;
+        let all: Vec<usize> = (0..data.heldout.len()).collect();
+        // A resumed run continues from the best KID it had logged.
+        let best = metrics.read::<EvalMetrics>()?.iter().map(|m| m.kid).min_by(f64::total_cmp);
+        Ok(Self {
+            every,
+            samples: config.eval_samples,
+            seed: config.seed ^ 0xE7A1,
+            extractor: crate::eval::ClassifierFeatures { model, report, device: device.clone() },
+            real: data.heldout.batch_values(&all),
+            best,
+        })
+    }
+
+    fn evaluate<G: Generator>(&self, generator: &G, step: usize, device: &Device) -> EvalMetrics {
+        let mut generated = Vec::with_capacity(self.samples * self.extractor.report.shape.len());
+        for start in (0..self.samples).step_by(500) {
+            let count = 500.min(self.samples - start);
+            let z = fixed_noise(self.seed.wrapping_add(start as u64), count, generator.latent_dim(), device);
+            generated.extend(generate_values(generator, z));
+        }
+        let c = crate::eval::run_eval::compare_sets(&self.extractor, &self.real, &generated, self.seed);
+        EvalMetrics {
+            step,
+            kid: c.kid.mean,
+            kid_std: c.kid.std,
+            fid: c.fid,
+            precision: c.precision,
+            recall: c.recall,
+            samples: c.generated,
+        }
+    }
 }

@@ -24,6 +24,19 @@ pub struct GanMetrics {
     pub elapsed_s: f64,
 }
 
+/// An evaluation logged during training (`--eval-every`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalMetrics {
+    pub step: usize,
+    pub kid: f64,
+    pub kid_std: f64,
+    pub fid: f64,
+    pub precision: f64,
+    pub recall: f64,
+    /// Generated images measured.
+    pub samples: usize,
+}
+
 pub struct MetricsLog {
     path: PathBuf,
 }

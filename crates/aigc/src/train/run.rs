@@ -4,6 +4,7 @@
 //! runs/NAME/
 //!   config.toml              the full training config
 //!   checkpoints/step-N/      weights, optimizer state, step and RNG state (atomic, last K kept)
+//!   best/step-N/             the checkpoint with the lowest KID (with --eval-every)
 //!   samples/step-N.png       8×8 grids from a fixed noise batch, over time
 //!   metrics.jsonl            one JSON line per logged step
 //!   loss.png                 the losses over training
@@ -36,6 +37,11 @@ impl RunDir {
 
     pub fn checkpoints(&self, keep: usize) -> Checkpoints {
         Checkpoints::new(self.root.join("checkpoints"), keep)
+    }
+
+    /// The checkpoint with the lowest KID so far (with `--eval-every`).
+    pub fn best_checkpoint(&self) -> Checkpoints {
+        Checkpoints::new(self.root.join("best"), 1)
     }
 
     pub fn samples_dir(&self) -> PathBuf {
