@@ -163,12 +163,7 @@ fn eval(args: EvalArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> 
         let out = args.out.clone().unwrap_or_else(|| PathBuf::from("eval-folders.json"));
         let json = serde_json::to_vec_pretty(&result).map_err(|e| aigc::AigcError::output(&out, e))?;
         aigc::train::checkpoint::write_atomic(&out, &json)?;
-        let is = result.inception_score.map(|e| format!(", IS {:.2} ± {:.2}", e.mean, e.std)).unwrap_or_default();
-        println!(
-            "FID {:.2} (n={} vs {} real), KID {:.4} ± {:.4} (subsets of {}), precision {:.3}, recall {:.3} (n={}){is}; features: {}",
-            result.fid, result.generated, result.real, result.kid.mean, result.kid.std, result.kid.n,
-            result.precision, result.recall, result.precision_recall_n, result.features
-        );
+        println!("{}; features: {}", result.summary(), result.features);
         println!("eval: {}", out.display());
         return Ok(());
     };

@@ -120,19 +120,21 @@ fn evaluate_run_writes_every_metric_with_its_sample_count() {
     let request = EvalRequest { run: run.clone(), n: 300, checkpoint: aigc::sample::CheckpointChoice::Latest, seed: 1, quiet: true, cache };
     let report = evaluate_run(&request, &Device::flex()).unwrap();
     eprintln!("{}", report.summary());
-    assert_eq!((report.step, report.generated, report.real, report.precision_recall_n), (20, 300, 1000, 300));
-    assert!(report.fid > 0.0 && report.kid.n == 300 && report.kid.std >= 0.0);
-    assert!((0.0..=1.0).contains(&report.precision) && (0.0..=1.0).contains(&report.recall));
+    let c = &report.comparison;
+    assert_eq!((report.step, c.generated, c.real, c.precision_recall_n), (20, 300, 1000, 300));
+    assert!(c.fid > 0.0 && c.kid.n == 300 && c.kid.std >= 0.0 && c.inception_score.is_some());
+    assert!((0.0..=1.0).contains(&c.precision) && (0.0..=1.0).contains(&c.recall));
     assert_eq!(report.coverage.classes, 10);
     assert_eq!(report.coverage.histogram.iter().sum::<usize>(), 300);
     assert!((0.0..=1.0).contains(&report.memorisation.copy_fraction));
     assert!(report.memorisation.closest_pairs.is_file());
     let written: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("eval.json")).unwrap()).unwrap();
-    assert_eq!(written["generated"], 300);
+    assert_eq!(written["generated"].as_u64(), Some(300));
+    assert!((written["fid"].as_f64().unwrap() - c.fid).abs() < 1e-9 * c.fid);
     // After only 20 steps the samples are far from real digits: FID far above real-vs-real.
     let train = features_of(&s.data.train.batch_values(&first(1000)));
     let heldout = features_of(&s.data.heldout.batch_values(&first(1000)));
-    assert!(report.fid > 5.0 * fid(&train, &heldout), "{} vs real {}", report.fid, fid(&train, &heldout));
+    assert!(c.fid > 5.0 * fid(&train, &heldout), "{} vs real {}", c.fid, fid(&train, &heldout));
 }
 
 #[test]

@@ -100,17 +100,9 @@ pub struct Memorisation {
 pub struct EvalReport {
     pub run: PathBuf,
     pub step: usize,
-    pub generated: usize,
-    pub real: usize,
     pub feature_network: ClassifierReport,
-    pub fid: f64,
-    pub kid: Estimate,
-    pub precision: f64,
-    pub recall: f64,
-    pub precision_recall_k: usize,
-    /// Samples per set in precision/recall (the smaller of the two sets).
-    pub precision_recall_n: usize,
-    pub inception_score: Estimate,
+    #[serde(flatten)]
+    pub comparison: SetComparison,
     pub coverage: ClassCoverage,
     pub memorisation: Memorisation,
 }
@@ -118,20 +110,9 @@ pub struct EvalReport {
 impl EvalReport {
     pub fn summary(&self) -> String {
         format!(
-            "step {}: FID {:.2} (n={} vs {} real), KID {:.4} ± {:.4} (subsets of {}), precision {:.3}, recall {:.3} (n={}), \
-             IS {:.2} ± {:.2}, classes covered {}/{} (KL {:.3}), copies {:.2}% (held-out p1 distance {:.2})",
+            "step {}: {}, classes covered {}/{} (KL {:.3}), copies {:.2}% (held-out p1 distance {:.2})",
             self.step,
-            self.fid,
-            self.generated,
-            self.real,
-            self.kid.mean,
-            self.kid.std,
-            self.kid.n,
-            self.precision,
-            self.recall,
-            self.precision_recall_n,
-            self.inception_score.mean,
-            self.inception_score.std,
+            self.comparison.summary(),
             self.coverage.covered,
             self.coverage.classes,
             self.coverage.kl_to_data,
@@ -159,6 +140,25 @@ pub struct SetComparison {
     /// Predicted class of each generated image (when the extractor classifies).
     #[serde(skip)]
     pub predicted: Vec<usize>,
+}
+
+impl SetComparison {
+    /// One line: every number with its sample count.
+    pub fn summary(&self) -> String {
+        let is = self.inception_score.map(|e| format!(", IS {:.2} ± {:.2}", e.mean, e.std)).unwrap_or_default();
+        format!(
+            "FID {:.2} (n={} vs {} real), KID {:.4} ± {:.4} (subsets of {}), precision {:.3}, recall {:.3} (n={}){is}",
+            self.fid,
+            self.generated,
+            self.real,
+            self.kid.mean,
+            self.kid.std,
+            self.kid.n,
+            self.precision,
+            self.recall,
+            self.precision_recall_n
+        )
+    }
 }
 
 /// FID, KID, precision/recall and (for classifiers) IS of `generated` against `real`.
@@ -258,21 +258,14 @@ pub fn evaluate_run(request: &EvalRequest, device: &Device) -> Result<EvalReport
     let all: Vec<usize> = (0..splits.heldout.len()).collect();
     let extractor = ClassifierFeatures { model: network, report: network_report.clone(), device: device.clone() };
     let comparison = compare_sets(&extractor, &splits.heldout.batch_values(&all), &generated, request.seed);
+    let coverage = class_coverage(&comparison.predicted, &class_distribution(&splits.train, network_report.classes));
     let report = EvalReport {
         run: request.run.clone(),
         step: loaded.step,
-        generated: request.n,
-        real: splits.heldout.len(),
-        fid: comparison.fid,
-        kid: comparison.kid,
-        precision: comparison.precision,
-        recall: comparison.recall,
-        precision_recall_k: comparison.precision_recall_k,
-        precision_recall_n: comparison.precision_recall_n,
-        inception_score: comparison.inception_score.unwrap_or(Estimate { mean: f64::NAN, std: f64::NAN, n: 0 }),
-        coverage: class_coverage(&comparison.predicted, &class_distribution(&splits.train, network_report.classes)),
-        memorisation: memorisation(&generated, &splits, &run.root().join("eval-closest-pairs.png"))?,
         feature_network: network_report,
+        comparison,
+        coverage,
+        memorisation: memorisation(&generated, &splits, &run.root().join("eval-closest-pairs.png"))?,
     };
     let path = run.root().join("eval.json");
     let json = serde_json::to_vec_pretty(&report).map_err(|e| AigcError::output(&path, e))?;
