@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::classifier::{Classifier, ClassifierConfig, ClassifierReport, ClassifierTrainConfig, argmax, train_classifier};
 use super::extractor::{ClassifierFeatures, FeatureExtractor};
+use super::features::Features;
 use super::metrics::{ClassCoverage, Estimate, class_coverage, fid, inception_score, kid, precision_recall};
 use super::nearest::nearest_neighbours;
 use crate::data::folder::{FolderOptions, load_image_folder};
@@ -163,7 +164,17 @@ impl SetComparison {
 
 /// FID, KID, precision/recall and (for classifiers) IS of `generated` against `real`.
 pub fn compare_sets(extractor: &dyn FeatureExtractor, real: &[f32], generated: &[f32], seed: u64) -> SetComparison {
-    let real_features = extractor.features(real);
+    compare_with_real_features(extractor, &extractor.features(real), generated, seed)
+}
+
+/// As [`compare_sets`], with the real images' features already computed (training-time
+/// evaluation reuses them at every evaluation).
+pub fn compare_with_real_features(
+    extractor: &dyn FeatureExtractor,
+    real_features: &Features,
+    generated: &[f32],
+    seed: u64,
+) -> SetComparison {
     let fake_features = extractor.features(generated);
     // Precision and recall compare sets of equal size, as in the paper.
     let equal: Vec<usize> = (0..fake_features.n.min(real_features.n)).collect();

@@ -11,7 +11,7 @@ use crate::train::config::read_toml_config;
 use burn::module::Module;
 
 use crate::models::gan::MlpGenerator;
-use crate::train::gan::{GENERATOR_EMA_FILE, GENERATOR_FILE_NAME, build_mlp_gan, fixed_noise, generate_values, load_module};
+use crate::train::gan::{GENERATOR_EMA_FILE, GENERATOR_FILE_NAME, build_mlp_gan, generate_many, load_module};
 use crate::train::{GanTrainConfig, RunDir};
 
 /// What `aigc sample` writes.
@@ -101,15 +101,7 @@ impl RunGenerator {
 
     /// `n` images from noise seeded by `seed`, as `[n, image_dim]` values in [-1, 1].
     pub fn generate(&self, n: usize, seed: u64, device: &Device) -> Vec<f32> {
-        let mut values = Vec::with_capacity(n * self.shape.len());
-        // In chunks, so thousands of samples do not need one huge batch.
-        let chunk = 500;
-        for start in (0..n).step_by(chunk) {
-            let count = chunk.min(n - start);
-            let z = fixed_noise(seed.wrapping_add(start as u64), count, self.config.latent_dim, device);
-            values.extend(generate_values(&self.generator, z));
-        }
-        values
+        generate_many(&self.generator, n, seed, device)
     }
 }
 

@@ -329,6 +329,18 @@ pub fn generate_values<G: Generator>(generator: &G, z: Tensor<2>) -> Vec<f32> {
     images.into_data().try_into_vec::<f32>().unwrap_or_default()
 }
 
+/// `n` images from noise seeded by `seed` (in batches of 500, so thousands of samples need no
+/// huge batch), as `[n, image_dim]` values in [-1, 1].
+pub fn generate_many<G: Generator>(generator: &G, n: usize, seed: u64, device: &Device) -> Vec<f32> {
+    let mut values = Vec::new();
+    for start in (0..n).step_by(500) {
+        let count = 500.min(n - start);
+        let z = fixed_noise(seed.wrapping_add(start as u64), count, generator.latent_dim(), device);
+        values.extend(generate_values(generator, z));
+    }
+    values
+}
+
 /// Trains a GAN into run directory `out` (see [`RunDir`]).
 pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
     config.validate()?;
@@ -442,7 +454,8 @@ struct TrainingEvaluator {
     samples: usize,
     seed: u64,
     extractor: crate::eval::ClassifierFeatures,
-    real: Vec<f32>,
+    /// Features of the held-out images, computed once.
+    real: crate::eval::Features,
     best: Option<f64>,
 }
 
@@ -459,26 +472,23 @@ impl TrainingEvaluator {
         let cache = options.feature_cache.clone().unwrap_or_else(cache_dir);
         let (model, report) = feature_network(&cache, &config.data, data, device, options.quiet, false)?;
         let all: Vec<usize> = (0..data.heldout.len()).collect();
+        let extractor = crate::eval::ClassifierFeatures { model, report, device: device.clone() };
+        let real = crate::eval::FeatureExtractor::features(&extractor, &data.heldout.batch_values(&all));
         // A resumed run continues from the best KID it had logged.
         let best = metrics.read::<EvalMetrics>()?.iter().map(|m| m.kid).min_by(f64::total_cmp);
         Ok(Self {
             every,
             samples: config.eval_samples,
             seed: config.seed ^ 0xE7A1,
-            extractor: crate::eval::ClassifierFeatures { model, report, device: device.clone() },
-            real: data.heldout.batch_values(&all),
+            extractor,
+            real,
             best,
         })
     }
 
     fn evaluate<G: Generator>(&self, generator: &G, step: usize, device: &Device) -> EvalMetrics {
-        let mut generated = Vec::with_capacity(self.samples * self.extractor.report.shape.len());
-        for start in (0..self.samples).step_by(500) {
-            let count = 500.min(self.samples - start);
-            let z = fixed_noise(self.seed.wrapping_add(start as u64), count, generator.latent_dim(), device);
-            generated.extend(generate_values(generator, z));
-        }
-        let c = crate::eval::run_eval::compare_sets(&self.extractor, &self.real, &generated, self.seed);
+        let generated = generate_many(generator, self.samples, self.seed, device);
+        let c = crate::eval::run_eval::compare_with_real_features(&self.extractor, &self.real, &generated, self.seed);
         EvalMetrics {
             step,
             kid: c.kid.mean,
