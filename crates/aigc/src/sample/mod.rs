@@ -11,7 +11,7 @@ use crate::train::config::read_toml_config;
 use burn::module::Module;
 
 use crate::models::gan::MlpGenerator;
-use crate::train::gan::{GENERATOR_EMA_FILE, GENERATOR_FILE_NAME, build_mlp_gan, generate_many, load_module};
+use crate::train::gan::{GENERATOR_EMA_FILE, GENERATOR_FILE, build_mlp_gan, generate_many, load_module};
 use crate::train::{GanTrainConfig, RunDir};
 
 /// What `aigc sample` writes.
@@ -94,7 +94,7 @@ impl RunGenerator {
         device.seed(config.seed);
         let (generator, _) = build_mlp_gan(&config, shape, device);
         let ema = dir.join(GENERATOR_EMA_FILE);
-        let weights = if ema.is_file() { ema } else { dir.join(GENERATOR_FILE_NAME) };
+        let weights = if ema.is_file() { ema } else { dir.join(GENERATOR_FILE) };
         let generator = load_module(generator.valid(), &weights)?;
         Ok(Self { config, shape, generator, step: state.step })
     }

@@ -35,10 +35,10 @@ pub const GRID_SIDE: usize = 8;
 /// Seed offset of the fixed noise batch, so it never overlaps the training noise.
 const FIXED_NOISE_SEED: u64 = 0x5EED_F1ED;
 
-const GENERATOR_FILE: &str = "generator.bpk";
+/// The generator's weights in a checkpoint.
+pub const GENERATOR_FILE: &str = "generator.bpk";
 const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
 /// The weight-averaged generator used for sampling (when `ema_decay > 0`).
-pub const GENERATOR_FILE_NAME: &str = GENERATOR_FILE;
 pub const GENERATOR_EMA_FILE: &str = "generator-ema.bpk";
 const GENERATOR_OPTIM_FILE: &str = "generator-optim.bpk";
 const DISCRIMINATOR_OPTIM_FILE: &str = "discriminator-optim.bpk";
