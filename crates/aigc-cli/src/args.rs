@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use aigc::models::gan::GanLoss;
+use aigc::models::gan::{CriticNorm, GanLoss};
 use aigc::train::GanTrainConfig;
 use clap::{Args, Parser, Subcommand};
 
@@ -42,6 +42,11 @@ pub enum Command {
         #[arg(default_value = "runs")]
         dir: PathBuf,
     },
+    /// The `aigc eval` results of every run under a folder, as a Markdown table.
+    Report {
+        #[arg(default_value = "runs")]
+        dir: PathBuf,
+    },
     /// Measure a run's samples: FID, KID, precision/recall, IS, class coverage, memorisation.
     Eval(EvalArgs),
     /// Feature networks for evaluation.
@@ -61,13 +66,24 @@ pub enum TrainCommand {
 
 #[derive(Args, Debug)]
 pub struct GanArgs {
-    /// Network family.
+    /// Network family: mlp (the article's) or dcgan (28, 32 or 64 px).
     #[arg(long)]
     pub arch: Option<String>,
-    /// mnist (embedded digits), fashion-mnist (Debian package), or PATH (image folder, IDX folder or file).
+    /// Class-conditional GAN (labelled data): `aigc sample --class K` then picks the class.
+    #[arg(long)]
+    pub conditional: bool,
+    /// Decay of the generator's weight average used for samples (0 = off; default 0.999).
+    #[arg(long)]
+    pub ema: Option<f64>,
+    /// dcgan critic normalisation: batch, layer or none (default batch; layer with a gradient penalty).
+    #[arg(long)]
+    pub critic_norm: Option<String>,
+    /// mnist (embedded digits), fashion-mnist (Debian package), faces-100 (embedded LFW faces), or
+    /// PATH (image folder, IDX folder or file).
     #[arg(long)]
     pub data: Option<String>,
-    /// bce (non-saturating, default) or wgan (weight clipping, RMSProp, n_critic).
+    /// r1 (non-saturating + R1 penalty, default), bce (plain non-saturating), hinge, wgan (weight
+    /// clipping, RMSProp, n_critic) or wgan-gp (gradient penalty, Adam, n_critic).
     #[arg(long)]
     pub loss: Option<String>,
     /// Generator updates.
@@ -78,15 +94,15 @@ pub struct GanArgs {
     pub epochs: Option<usize>,
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Learning rate (default 2e-4 for bce, 5e-5 for wgan).
+    /// Learning rate (default 2e-4; 1e-4 for wgan-gp, 5e-5 for wgan).
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
-    /// R1 gradient-penalty weight (default 10 for bce, 0 for wgan; 0 = the plain GAN).
+    /// R1 gradient-penalty weight (default 10 for r1, 0 otherwise; any loss may add it).
     #[arg(long, allow_negative_numbers = true)]
     pub r1_gamma: Option<f64>,
-    /// Side of the square images an image folder is resized to.
+    /// Side of the square images the data is resized to (default 28).
     #[arg(long)]
     pub image_size: Option<u32>,
     /// Steps between sample grids.
@@ -121,9 +137,21 @@ impl GanArgs {
         if let Some(v) = &self.data {
             config.data = v.clone();
         }
+        if self.conditional {
+            config.conditional = true;
+        }
+        if let Some(v) = self.ema {
+            config.ema_decay = v;
+        }
+        if let Some(v) = &self.critic_norm {
+            config.critic_norm = Some(CriticNorm::parse(v).ok_or_else(|| {
+                aigc::AigcError::bad_argument("--critic-norm", format!("unknown normalisation {v:?}; expected batch, layer or none"))
+            })?);
+        }
         if let Some(v) = &self.loss {
-            config.loss = GanLoss::parse(v)
-                .ok_or_else(|| aigc::AigcError::bad_argument("--loss", format!("unknown loss {v:?}; expected bce or wgan")))?;
+            config.loss = GanLoss::parse(v).ok_or_else(|| {
+                aigc::AigcError::bad_argument("--loss", format!("unknown loss {v:?}; expected {}", GanLoss::NAMES))
+            })?;
         }
         if let Some(v) = self.steps {
             config.steps = Some(v);
@@ -181,11 +209,14 @@ pub struct SampleArgs {
     /// `latest`, `best` (kept by --eval-every) or a checkpoint step.
     #[arg(long, default_value = "latest")]
     pub checkpoint: String,
+    /// Class to generate (conditional runs; without it, one row per class).
+    #[arg(long)]
+    pub class: Option<usize>,
 }
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workload of ../shared/peers/SPEC.md: w1.
+    /// Workload of ../shared/peers/SPEC.md: w1 (MLP GAN) or w2 (DCGAN-28).
     pub workload: String,
     /// Timed iterations (after 5 warm-up iterations).
     #[arg(long, default_value_t = 30)]
@@ -194,9 +225,19 @@ pub struct BenchArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// The run directory (or compare two folders with --real and --fake).
-    #[arg(long, required_unless_present_all = ["real", "fake"], conflicts_with_all = ["real", "fake"])]
+    /// The run directory (or compare two folders with --real and --fake, or --baseline).
+    #[arg(long, required_unless_present_any = ["real", "baseline"], conflicts_with_all = ["real", "fake", "baseline"])]
     pub run: Option<PathBuf>,
+    /// Measure a stand-in generator instead of a run: `real` (training images) or `noise`
+    /// (uniform), against --data; writes OUT/eval.json (--out, default runs/baseline-KIND).
+    #[arg(long, conflicts_with_all = ["real", "fake"])]
+    pub baseline: Option<String>,
+    /// Data set of --baseline.
+    #[arg(long, default_value = "mnist", requires = "baseline")]
+    pub data: String,
+    /// Image size of a --baseline image folder (IDX data keeps its own size).
+    #[arg(long, default_value_t = 28, requires = "baseline")]
+    pub image_size: u32,
     /// Folder of real images (with --fake).
     #[arg(long, requires = "fake")]
     pub real: Option<PathBuf>,
@@ -206,7 +247,8 @@ pub struct EvalArgs {
     /// Data set whose feature network measures the folders (unlabelled folders borrow one).
     #[arg(long, default_value = "mnist")]
     pub features: String,
-    /// Where the folder comparison's JSON goes (default eval-folders.json).
+    /// Where the folder comparison's JSON goes (default eval-folders.json); with --baseline, the
+    /// folder its eval.json goes in.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Generated samples to measure.

@@ -43,6 +43,7 @@ fn run(cli: Cli) -> aigc::Result<()> {
         Command::Train { model: TrainCommand::Gan(args) } => train(args, device),
         Command::Sample(args) => sample(args, device),
         Command::Runs { dir } => runs(&dir),
+        Command::Report { dir } => report(&dir),
         Command::Bench(args) => bench_cmd(args, &cli.device, device),
         Command::Eval(args) => eval(args, device),
         Command::Features { command: FeaturesCommand::Train { data, image_size, retrain, quiet } } => {
@@ -118,6 +119,7 @@ fn sample(args: SampleArgs, device: aigc::burn::tensor::Device) -> aigc::Result<
         out: args.out,
         individual: args.individual.clone(),
         checkpoint: aigc::sample::CheckpointChoice::parse(&args.checkpoint)?,
+        class: args.class,
     };
     let grid = sample_run(&request, &device)?;
     println!("grid: {}", grid.display());
@@ -143,21 +145,31 @@ fn runs(dir: &Path) -> aigc::Result<()> {
     Ok(())
 }
 
+fn report(dir: &Path) -> aigc::Result<()> {
+    let evaluated = aigc::report::evaluated_runs(dir)?;
+    if evaluated.is_empty() {
+        println!("no evaluated runs under {} (run `aigc eval --run RUN` first)", dir.display());
+        return Ok(());
+    }
+    print!("{}", aigc::report::markdown_table(&evaluated));
+    Ok(())
+}
+
 fn bench_cmd(args: BenchArgs, device_name: &str, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
     let framework = bench::framework_label(&device_name);
-    let result = match args.workload.as_str() {
-        "w1" => bench::w1(args.steps, &device, &framework)?,
-        other => {
-            return Err(aigc::AigcError::bad_argument("workload", format!("unknown workload {other:?}; expected w1")));
-        }
-    };
+    let result = bench::gan_workload(&args.workload, args.steps, &device, &framework)?;
     println!("{}", result.result_line());
     Ok(())
 }
 
 fn eval(args: EvalArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
-    use aigc::eval::run_eval::{cache_dir, evaluate_folders};
-    let Some(run) = args.run.clone() else {
+    use aigc::eval::run_eval::{Baseline, cache_dir, evaluate_baseline, evaluate_folders, evaluate_run};
+    let run = match (&args.run, &args.baseline) {
+        (Some(run), _) => Some(run.clone()),
+        (None, Some(kind)) => Some(args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("baseline-{kind}")))),
+        (None, None) => None,
+    };
+    let Some(run) = run else {
         let (real, fake) = (args.real.clone().unwrap_or_default(), args.fake.clone().unwrap_or_default());
         let result = evaluate_folders(&real, &fake, &args.features, &cache_dir(), args.seed, &device, args.quiet)?;
         let out = args.out.clone().unwrap_or_else(|| PathBuf::from("eval-folders.json"));
@@ -169,7 +181,13 @@ fn eval(args: EvalArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> 
     };
     let checkpoint = aigc::sample::CheckpointChoice::parse(&args.checkpoint)?;
     let request = aigc::eval::run_eval::EvalRequest { run: run.clone(), n: args.n, checkpoint, seed: args.seed, quiet: args.quiet, cache: cache_dir() };
-    let report = aigc::eval::run_eval::evaluate_run(&request, &device)?;
+    let report = match &args.baseline {
+        Some(kind) => {
+            let baseline = Baseline::parse(kind)?;
+            evaluate_baseline(baseline, &args.data, args.image_size, &run, &request, &device)?
+        }
+        None => evaluate_run(&request, &device)?,
+    };
     println!("{}", report.summary());
     println!("eval:          {}", run.join("eval.json").display());
     println!("closest pairs: {}", report.memorisation.closest_pairs.display());

@@ -29,7 +29,14 @@ fn assert_clean_failure(out: &Output, expected: &[&str]) {
 fn bad_flags_are_explained() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
-    assert_clean_failure(&aigc(&["train", "gan", "--loss", "hinge2"], cwd), &["--loss", "bce or wgan"]);
+    assert_clean_failure(&aigc(&["train", "gan", "--loss", "hinge2"], cwd), &["--loss", "wgan-gp or r1"]);
+    // A model size the data cannot have without resizing (the DCGAN is defined for 28, 32, 64 px).
+    let dcgan_25 = aigc(&["train", "gan", "--arch", "dcgan", "--data", "faces-100", "--image-size", "25", "--out", "r"], cwd);
+    assert_clean_failure(&dcgan_25, &["--image-size", "28, 32, 64", "25"]);
+    // A conditional GAN needs labels; the embedded faces have none.
+    let unlabelled = aigc(&["train", "gan", "--conditional", "--data", "faces-100", "--out", "r"], cwd);
+    assert_clean_failure(&unlabelled, &["--conditional", "labelled"]);
+    assert_clean_failure(&aigc(&["train", "gan", "--critic-norm", "group", "--out", "r"], cwd), &["--critic-norm", "batch, layer or none"]);
     assert_clean_failure(&aigc(&["train", "gan", "--steps", "ten"], cwd), &["--steps", "invalid digit"]);
     assert_clean_failure(&aigc(&["train", "gan", "--batch-size", "0", "--out", "r"], cwd), &["--batch-size", "at least 1"]);
     assert_clean_failure(&aigc(&["train", "gan", "--lr", "-1", "--out", "r"], cwd), &["--lr", "positive"]);
@@ -41,7 +48,7 @@ fn bad_flags_are_explained() {
     }
     assert_clean_failure(&aigc(&["sample", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
     assert_clean_failure(&aigc(&["train", "gan", "--resume", "--out", "fresh"], cwd), &["--resume", "no checkpoint"]);
-    assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1"]);
+    assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1 or w2"]);
     assert_clean_failure(&aigc(&["eval", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
     assert_clean_failure(&aigc(&["eval", "--run", "r", "--checkpoint", "newest"], cwd), &["--checkpoint", "latest, best or a step"]);
     assert_clean_failure(&aigc(&["features", "train", "--data", "no/such"], cwd), &["no/such", "not found"]);

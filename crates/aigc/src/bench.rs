@@ -2,12 +2,12 @@
 //! reference `torch_ref.py` so both can be run back to back and compared as a ratio.
 //!
 //! W1: the MLP GAN, batch 64, one iteration = D step + G step with Adam (lr 2e-4, β (0.5, 0.999)).
+//! W2: the same loop with the 28 px DCGAN (BatchNorm in G and D, training mode).
 //! aigc's loop reuses the D step's G(z) for the G step (one G forward per iteration), so compare
-//! with `TORCH_BENCH_GAN_REUSE_FAKE=1 torch_ref.py w1` (equal work).
+//! with `TORCH_BENCH_GAN_REUSE_FAKE=1 torch_ref.py w1|w2` (equal work).
 
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,7 +15,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::data::{DataSplits, ImageDataset, ImageShape};
 use crate::error::{AigcError, Result};
 use crate::train::GanTrainConfig;
-use crate::train::gan::{GanTrainer, build_mlp_gan};
+use crate::models::gan::CriticNorm;
+use crate::train::gan::{GanTrainer, build_gan};
 
 pub const WARMUP: usize = 5;
 
@@ -69,23 +70,31 @@ fn synthetic_images(batch: usize, shape: ImageShape) -> DataSplits {
     DataSplits { name: "synthetic".into(), train: images.clone(), heldout: images }
 }
 
-/// Runs workload W1 for `steps` timed iterations after [`WARMUP`].
-pub fn w1(steps: usize, device: &Device, framework: &str) -> Result<BenchResult> {
+/// Runs a GAN workload (`w1`: the MLP GAN, `w2`: DCGAN-28) for `steps` timed iterations after
+/// [`WARMUP`].
+pub fn gan_workload(workload: &str, steps: usize, device: &Device, framework: &str) -> Result<BenchResult> {
     if steps == 0 {
         return Err(AigcError::bad_argument("--steps", "must be at least 1"));
     }
-    // The reference does plain BCE: no R1 penalty, no weight averaging.
+    let arch = match workload {
+        "w1" => "mlp",
+        "w2" => "dcgan",
+        other => return Err(AigcError::bad_argument("workload", format!("unknown workload {other:?}; expected w1 or w2"))),
+    };
+    // The reference does plain BCE: no R1 penalty, no weight averaging, BatchNorm in the critic.
     let config = GanTrainConfig::new()
+        .with_arch(arch.into())
+        .with_loss(crate::models::gan::GanLoss::Bce)
         .with_batch_size(64)
         .with_ema_decay(0.0)
         .with_label_smoothing(0.0)
-        .with_r1_gamma(Some(0.0));
+        .with_critic_norm(Some(CriticNorm::Batch));
     let shape = ImageShape::new(1, 28, 28);
     let data = synthetic_images(config.batch_size, shape);
     let device = device.clone().autodiff();
     device.seed(0);
-    let (generator, discriminator) = build_mlp_gan(&config, shape, &device);
-    let params = generator.num_params() + discriminator.num_params();
+    let (generator, discriminator) = build_gan(&config, shape, 0, &device)?;
+    let params = crate::models::trainable_params(&generator) + crate::models::trainable_params(&discriminator);
     let mut trainer = GanTrainer::new(config, generator, discriminator, device.clone());
     let mut times_ms = Vec::with_capacity(steps);
     for i in 0..WARMUP + steps {
@@ -97,5 +106,5 @@ pub fn w1(steps: usize, device: &Device, framework: &str) -> Result<BenchResult>
             times_ms.push(start.elapsed().as_secs_f64() * 1e3);
         }
     }
-    Ok(BenchResult { framework: framework.into(), workload: "w1".into(), times_ms, params })
+    Ok(BenchResult { framework: framework.into(), workload: workload.into(), times_ms, params })
 }

@@ -1,9 +1,13 @@
 //! The critic's explicit input gradient (burn has no double backward) and the R1 penalty built on
-//! it: checked against autodiff's own input gradient and against finite differences, in f64.
+//! it (R1 and WGAN-GP), for the MLP and DCGAN critics with every normalisation and the
+//! conditional projection head: checked against autodiff's own input gradient and against finite
+//! differences, in f64.
 
 use aigc::burn::module::{ModuleMapper, ModuleVisitor, Param, Module};
 use aigc::burn::tensor::{Device, FloatDType, Gradients, Tensor, TensorData};
-use aigc::models::gan::{Discriminator, MlpDiscriminator, MlpDiscriminatorConfig, r1_penalty};
+use aigc::models::gan::{
+    CriticNorm, DcganConfig, Discriminator, GanDiscriminator, MlpDiscriminatorConfig, gradient_penalty, r1_penalty,
+};
 
 /// Every test in this binary runs in f64; the Flex device is configured once, before first use.
 fn f64_device() -> Device {
@@ -15,14 +19,31 @@ fn f64_device() -> Device {
     Device::flex().autodiff()
 }
 
-fn critic(device: &Device) -> MlpDiscriminator {
+/// The critics under test: the MLP (plain and class-conditional) and the 28 px DCGAN critic with
+/// each normalisation (one conditional).
+fn critics(device: &Device) -> Vec<(&'static str, GanDiscriminator, bool)> {
     device.seed(5);
-    MlpDiscriminatorConfig::new().with_image_dim(5).with_hidden(vec![7, 4]).init(device)
+    let mlp = |classes| GanDiscriminator::Mlp(MlpDiscriminatorConfig::new().with_image_dim(784).with_hidden(vec![7, 4]).with_classes(classes).init(device));
+    let dcgan = |norm, classes| {
+        GanDiscriminator::Dcgan(DcganConfig::new().with_critic_norm(norm).with_classes(classes).init_discriminator(device).unwrap())
+    };
+    vec![
+        ("mlp", mlp(0), false),
+        ("mlp conditional", mlp(3), true),
+        ("dcgan layer norm", dcgan(CriticNorm::Layer, 0), false),
+        ("dcgan batch norm", dcgan(CriticNorm::Batch, 0), false),
+        ("dcgan no norm, conditional", dcgan(CriticNorm::None, 3), true),
+    ]
 }
 
 fn inputs(device: &Device) -> Tensor<2> {
-    let values: Vec<f64> = (0..15).map(|i| ((i * 37 % 11) as f64 - 5.0) / 4.0).collect();
-    Tensor::from_data(TensorData::new(values, [3, 5]), device)
+    let values: Vec<f64> = (0..3 * 784).map(|i| ((i * 37 % 11) as f64 - 5.0) / 5.0).collect();
+    Tensor::from_data(TensorData::new(values, [3, 784]), device)
+}
+
+/// One-hot labels 0, 2, 1 for conditional critics.
+fn labels(conditional: bool, device: &Device) -> Option<Tensor<2>> {
+    conditional.then(|| Tensor::from_data(TensorData::new(vec![1.0f64, 0., 0., 0., 0., 1., 0., 1., 0.], [3, 3]), device))
 }
 
 fn to_vec(t: Tensor<2>) -> Vec<f64> {
@@ -32,14 +53,17 @@ fn to_vec(t: Tensor<2>) -> Vec<f64> {
 #[test]
 fn explicit_input_gradient_matches_autodiff() {
     let device = f64_device();
-    let d = critic(&device);
-    let x = inputs(&device).require_grad();
-    let (score, explicit) = d.score_with_input_gradient(x.clone());
-    let grads = score.sum().backward();
-    let autodiff = x.grad(&grads).unwrap();
-    let (a, b) = (to_vec(explicit), to_vec(autodiff));
-    for (a, b) in a.iter().zip(&b) {
-        assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+    for (name, d, conditional) in critics(&device) {
+        let x = inputs(&device).require_grad();
+        let (score, explicit) = d.score_with_input_gradient(x.clone(), labels(conditional, &device));
+        let grads = score.sum().backward();
+        let autodiff = x.grad(&grads).unwrap();
+        let (a, b) = (to_vec(explicit), to_vec(autodiff));
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{name}: zero input gradient");
+        for (a, b) in a.iter().zip(&b) {
+            assert!((a - b).abs() < 1e-10 * (1.0 + scale), "{name}: {a} vs {b}");
+        }
     }
 }
 
@@ -79,36 +103,60 @@ impl ModuleVisitor for GradsOf<'_> {
     }
 }
 
-fn penalty_value(d: &MlpDiscriminator, device: &Device) -> f64 {
-    let (_, g) = d.score_with_input_gradient(inputs(device));
-    r1_penalty(g, 10.0).into_scalar::<f64>()
+/// The two penalties, as functions of the critic's input gradient at the test inputs.
+#[derive(Clone, Copy, Debug)]
+enum Penalty {
+    R1,
+    WganGp,
+}
+
+fn penalty(d: &GanDiscriminator, conditional: bool, kind: Penalty, device: &Device) -> Tensor<1> {
+    let (_, g) = d.score_with_input_gradient(inputs(device), labels(conditional, device));
+    match kind {
+        Penalty::R1 => r1_penalty(g, 10.0),
+        Penalty::WganGp => gradient_penalty(g, 10.0),
+    }
 }
 
 #[test]
-fn r1_penalty_gradient_reaches_every_weight_and_matches_finite_differences() {
+fn penalty_gradients_reach_every_weight_and_match_finite_differences() {
     let device = f64_device();
-    let d = critic(&device);
-    let (_, g) = d.score_with_input_gradient(inputs(&device));
-    let grads = r1_penalty(g, 10.0).backward();
-    let mut analytic = GradsOf(&grads, Vec::new());
-    d.visit(&mut analytic);
-    // Weights and biases of 3 layers; the last layer's bias does not affect ∂D/∂x.
-    assert_eq!(analytic.1.len(), 6);
-    let eps = 1e-6;
-    let mut checked = 0;
-    for (param, grad) in analytic.1.iter().enumerate() {
-        for index in [0, grad.len() / 2, grad.len() - 1] {
-            let plus = d.clone().map(&mut Perturb { target: param, index, eps, seen: 0 });
-            let minus = d.clone().map(&mut Perturb { target: param, index, eps: -eps, seen: 0 });
-            let numeric = (penalty_value(&plus, &device) - penalty_value(&minus, &device)) / (2.0 * eps);
-            let tol = 1e-5 * (1.0 + numeric.abs());
-            assert!((numeric - grad[index]).abs() < tol, "param {param}[{index}]: fd {numeric} vs {}", grad[index]);
-            checked += 1;
+    for (name, d, conditional) in critics(&device) {
+        for kind in [Penalty::R1, Penalty::WganGp] {
+            let grads = penalty(&d, conditional, kind, &device).backward();
+            let mut analytic = GradsOf(&grads, Vec::new());
+            d.visit(&mut analytic);
+            let eps = 1e-6;
+            for (param, grad) in analytic.1.iter().enumerate() {
+                for index in [0, grad.len() / 2, grad.len() - 1] {
+                    let plus = d.clone().map(&mut Perturb { target: param, index, eps, seen: 0 });
+                    let minus = d.clone().map(&mut Perturb { target: param, index, eps: -eps, seen: 0 });
+                    let value = |d: &GanDiscriminator| penalty(d, conditional, kind, &device).into_scalar::<f64>();
+                    let numeric = (value(&plus) - value(&minus)) / (2.0 * eps);
+                    let tol = 1e-5 * (1.0 + numeric.abs());
+                    assert!(
+                        (numeric - grad[index]).abs() < tol,
+                        "{name} {kind:?}: param {param}[{index}]: fd {numeric} vs {}",
+                        grad[index]
+                    );
+                }
+            }
+            // Every weight matrix and kernel gets a penalty gradient.
+            let mut shapes = Shapes(Vec::new());
+            d.visit(&mut shapes);
+            for (param, rank) in shapes.0.iter().enumerate() {
+                if *rank >= 2 {
+                    assert!(analytic.1[param].iter().any(|g| g.abs() > 1e-8), "{name} {kind:?}: param {param} has no gradient");
+                }
+            }
         }
     }
-    assert_eq!(checked, 18);
-    // Every weight matrix gets a non-zero penalty gradient.
-    for param in [0, 2, 4] {
-        assert!(analytic.1[param].iter().any(|g| g.abs() > 1e-8), "param {param} has no gradient");
+}
+
+/// The rank of every float parameter, in visiting order.
+struct Shapes(Vec<usize>);
+impl ModuleVisitor for Shapes {
+    fn visit_float<const D: usize>(&mut self, _param: &Param<Tensor<D>>) {
+        self.0.push(D);
     }
 }

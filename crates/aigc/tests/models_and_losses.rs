@@ -20,7 +20,7 @@ fn article_parameter_counts_and_shapes() {
     assert_eq!(x.dims(), [5, 784]);
     let values = x.clone().into_data().try_into_vec::<f32>().unwrap();
     assert!(values.iter().all(|v| (-1.0..=1.0).contains(v)), "tanh output range");
-    assert_eq!(d.score(x).dims(), [5, 1]);
+    assert_eq!(d.score(x, None).dims(), [5, 1]);
 }
 
 fn col(values: &[f32]) -> Tensor<2> {
@@ -55,6 +55,48 @@ fn wasserstein_losses_have_the_articles_sign() {
     assert!((value(GanLoss::Wgan.discriminator(real, fake.clone())) + 2.5).abs() < 1e-6);
     // The generator minimises -E[D(G(z))] = 0.5.
     assert!((value(GanLoss::Wgan.generator(fake)) - 0.5).abs() < 1e-6);
+}
+
+#[test]
+fn hinge_and_gradient_penalty_losses_match_hand_computation() {
+    // D: mean(max(0, 1 − D(x))) + mean(max(0, 1 + D(G(z)))): real (2, 0.5) → (0 + 0.5)/2 = 0.25;
+    // fake (−3, 0) → (0 + 1)/2 = 0.5.
+    let v = value(GanLoss::Hinge.discriminator(col(&[2.0, 0.5]), col(&[-3.0, 0.0])));
+    assert!((v - 0.75).abs() < 1e-6, "{v}");
+    // G: −mean D(G(z)).
+    assert!((value(GanLoss::Hinge.generator(col(&[1.0, 2.0]))) + 1.5).abs() < 1e-6);
+    // WGAN-GP has WGAN's losses; the penalty is λ·mean((‖g‖ − 1)²): norms 5 and 1 → 10·(16 + 0)/2 = 80.
+    assert!((value(GanLoss::WganGp.discriminator(col(&[1.0, 3.0]), col(&[-1.0, 0.0]))) + 2.5).abs() < 1e-6);
+    let g = Tensor::<2>::from_data(TensorData::new(vec![3.0f32, 4.0, 0.0, 1.0], [2, 2]), &device());
+    assert!((value(aigc::models::gan::gradient_penalty(g, 10.0)) - 80.0).abs() < 1e-3);
+    // R1 uses the non-saturating losses.
+    assert_eq!(value(GanLoss::R1.generator(col(&[2.0]))), value(GanLoss::Bce.generator(col(&[2.0]))));
+    for name in ["bce", "hinge", "wgan", "wgan-gp", "r1"] {
+        assert_eq!(GanLoss::parse(name).map(GanLoss::name), Some(name));
+    }
+}
+
+#[test]
+fn dcgan_shapes_and_the_w2_parameter_count() {
+    use aigc::models::gan::DcganConfig;
+    let device = device();
+    for (size, channels) in [(28, 1), (32, 3), (64, 3)] {
+        let config = DcganConfig::new().with_image_size(size).with_channels(channels);
+        let g = config.init_generator(&device).unwrap();
+        let d = config.init_discriminator(&device).unwrap();
+        let z = Tensor::<2>::random([2, 100], aigc::burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let x = g.generate(z);
+        assert_eq!(x.dims(), [2, channels * size * size]);
+        assert_eq!(d.score(x, None).dims(), [2, 1]);
+        if size == 28 {
+            // ../shared/peers/SPEC.md W2: 1,932,994 trainable parameters (PyTorch's count); burn's
+            // count adds the generator's BatchNorm running means and variances (2·(256 + 128)).
+            assert_eq!(g.num_params() + d.num_params(), 1_932_994 + 768);
+        }
+    }
+    // Sizes without a layout are refused, naming the flag.
+    let err = DcganConfig::new().with_image_size(25).init_generator(&device).unwrap_err().to_string();
+    assert!(err.contains("--image-size") && err.contains("25"), "{err}");
 }
 
 #[test]

@@ -104,6 +104,32 @@ impl ImageDataset {
         Tensor::from_data(data, device)
     }
 
+    /// Every image resized to `size`×`size` (Lanczos when shrinking, Catmull-Rom when growing);
+    /// the data set itself when it already has that size.
+    pub fn resized(self, size: usize) -> ImageDataset {
+        let shape = self.shape;
+        if shape.height == size && shape.width == size {
+            return self;
+        }
+        let filter = if size < shape.height.min(shape.width) {
+            image::imageops::FilterType::Lanczos3
+        } else {
+            image::imageops::FilterType::CatmullRom
+        };
+        let new_shape = ImageShape::new(shape.channels, size, size);
+        let plane = shape.height * shape.width;
+        let mut pixels = Vec::with_capacity(self.len() * new_shape.len());
+        for i in 0..self.len() {
+            for c in 0..shape.channels {
+                let channel = &self.image(i)[c * plane..(c + 1) * plane];
+                let buffer = image::GrayImage::from_raw(shape.width as u32, shape.height as u32, channel.to_vec())
+                    .expect("a channel plane holds width × height pixels");
+                pixels.extend_from_slice(image::imageops::resize(&buffer, size as u32, size as u32, filter).as_raw());
+            }
+        }
+        ImageDataset { shape: new_shape, pixels, labels: self.labels, class_names: self.class_names }
+    }
+
     /// The images at `indices` as a new data set.
     pub fn select(&self, indices: &[usize]) -> ImageDataset {
         let mut pixels = Vec::with_capacity(indices.len() * self.shape.len());

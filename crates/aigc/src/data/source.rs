@@ -19,6 +19,8 @@ pub enum DataSource {
     Mnist,
     /// Fashion-MNIST's 70,000 images from the Debian package.
     FashionMnist,
+    /// The 100 embedded LFW face crops (25×25, resized to the image size).
+    Faces100,
     /// A folder holding MNIST-layout IDX files, an IDX image file, or a folder of images.
     Path(PathBuf),
 }
@@ -36,17 +38,22 @@ impl DataSource {
         match value {
             "mnist" | "digits" => DataSource::Mnist,
             "fashion-mnist" | "fashion_mnist" => DataSource::FashionMnist,
+            "faces-100" | "faces" => DataSource::Faces100,
             path => DataSource::Path(PathBuf::from(path)),
         }
     }
 
-    /// Loads the data; `image_size` applies to image folders (IDX data keeps its own size).
+    /// Loads the data at `image_size`×`image_size` pixels (image folders are centre-cropped and
+    /// resized while decoding, everything else resized after loading when its size differs).
     pub fn load(&self, image_size: u32) -> Result<DataSplits> {
-        match self {
-            DataSource::Mnist => embedded::mnist_digits(),
-            DataSource::FashionMnist => load_fashion_mnist(Path::new(FASHION_MNIST_DIR)),
-            DataSource::Path(path) => load_path(path, image_size),
-        }
+        let splits = match self {
+            DataSource::Mnist => embedded::mnist_digits()?,
+            DataSource::FashionMnist => load_fashion_mnist(Path::new(FASHION_MNIST_DIR))?,
+            DataSource::Faces100 => embedded::faces_100()?,
+            DataSource::Path(path) => load_path(path, image_size)?,
+        };
+        let size = image_size as usize;
+        Ok(DataSplits { name: splits.name, train: splits.train.resized(size), heldout: splits.heldout.resized(size) })
     }
 }
 

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::Device;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::classifier::{Classifier, ClassifierConfig, ClassifierReport, ClassifierTrainConfig, argmax, train_classifier};
@@ -63,6 +65,28 @@ pub fn feature_network(
     Ok((model, report))
 }
 
+/// The fallback for unlabelled data (see [`super::extractor`]): the embedded digits' feature
+/// network at the data's image size. Grayscale only.
+fn borrowed_feature_network(
+    shape: crate::data::ImageShape,
+    cache: &Path,
+    device: &Device,
+    quiet: bool,
+) -> Result<(Classifier, ClassifierReport)> {
+    if shape.channels != 1 || shape.height != shape.width {
+        return Err(AigcError::bad_argument(
+            "--data",
+            format!(
+                "unlabelled {shape} images have no feature network to borrow (the digits' network takes square \
+                 grayscale images); compare folders with `aigc eval --real DIR --fake DIR --features DATA` instead"
+            ),
+        ));
+    }
+    tracing::info!("unlabelled data: measuring with the embedded digits' feature network at {shape}");
+    let digits = DataSource::Mnist.load(shape.height as u32)?;
+    feature_network(cache, "mnist", &digits, device, quiet, false)
+}
+
 /// Stores a trained feature network in the cache (weights, then its report, each atomically).
 pub fn save_feature_network(
     cache: &Path,
@@ -104,19 +128,22 @@ pub struct EvalReport {
     pub feature_network: ClassifierReport,
     #[serde(flatten)]
     pub comparison: SetComparison,
-    pub coverage: ClassCoverage,
+    /// Class coverage; absent when the data has no labels (the features are borrowed).
+    pub coverage: Option<ClassCoverage>,
     pub memorisation: Memorisation,
 }
 
 impl EvalReport {
     pub fn summary(&self) -> String {
+        let coverage = self
+            .coverage
+            .as_ref()
+            .map(|c| format!(", classes covered {}/{} (KL {:.3})", c.covered, c.classes, c.kl_to_data))
+            .unwrap_or_default();
         format!(
-            "step {}: {}, classes covered {}/{} (KL {:.3}), copies {:.2}% (held-out p1 distance {:.2})",
+            "step {}: {}{coverage}, copies {:.2}% (held-out p1 distance {:.2})",
             self.step,
             self.comparison.summary(),
-            self.coverage.covered,
-            self.coverage.classes,
-            self.coverage.kl_to_data,
             100.0 * self.memorisation.copy_fraction,
             self.memorisation.heldout_p1_distance
         )
@@ -264,21 +291,92 @@ pub fn evaluate_run(request: &EvalRequest, device: &Device) -> Result<EvalReport
     let run = RunDir::new(&request.run);
     let loaded = RunGenerator::load(&run, request.checkpoint, device)?;
     let splits = DataSource::parse(&loaded.config.data).load(loaded.config.image_size)?;
-    let (network, network_report) = feature_network(&request.cache, &loaded.config.data, &splits, device, request.quiet, false)?;
-    let generated = loaded.generate(request.n, request.seed, device);
+    let generated = loaded.generate(request.n, request.seed, crate::train::gan::SampleLabels::Balanced, device);
+    let images = EvalImages { data_name: &loaded.config.data, splits: &splits, generated: &generated, step: loaded.step };
+    evaluate_images(&images, &request.run, request, device)
+}
+
+/// What a baseline puts in the generator's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// `--n` training images (sampled without replacement): how good a perfect copier looks, and
+    /// what memorisation reports for copies.
+    Real,
+    /// Uniform noise in [-1, 1]: how bad the worst generator looks.
+    Noise,
+}
+
+impl Baseline {
+    pub fn parse(value: &str) -> Result<Self> {
+        match value {
+            "real" => Ok(Baseline::Real),
+            "noise" => Ok(Baseline::Noise),
+            other => Err(AigcError::bad_argument("--baseline", format!("expected real or noise, found {other:?}"))),
+        }
+    }
+}
+
+/// `aigc eval --baseline real|noise --data D --out DIR`: the measures of [`evaluate_run`] for a
+/// stand-in generator, written as `DIR/eval.json` (so `aigc report` lists it beside the runs).
+pub fn evaluate_baseline(
+    baseline: Baseline,
+    data_name: &str,
+    image_size: u32,
+    out: &Path,
+    request: &EvalRequest,
+    device: &Device,
+) -> Result<EvalReport> {
+    if request.n < 2 {
+        return Err(AigcError::bad_argument("--n", "must be at least 2"));
+    }
+    let splits = DataSource::parse(data_name).load(image_size)?;
+    let dim = splits.train.shape.len();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(request.seed);
+    let generated: Vec<f32> = match baseline {
+        Baseline::Real => {
+            let mut order: Vec<usize> = (0..splits.train.len()).collect();
+            order.shuffle(&mut rng);
+            order.truncate(request.n);
+            splits.train.batch_values(&order)
+        }
+        Baseline::Noise => (0..request.n * dim).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
+    };
+    std::fs::create_dir_all(out).map_err(|e| AigcError::io(out, e))?;
+    let images = EvalImages { data_name, splits: &splits, generated: &generated, step: 0 };
+    evaluate_images(&images, out, request, device)
+}
+
+/// Generated images and the data they are measured against.
+struct EvalImages<'a> {
+    data_name: &'a str,
+    splits: &'a DataSplits,
+    generated: &'a [f32],
+    step: usize,
+}
+
+/// Every measure of `aigc eval`, written to `out/eval.json` (and `out/eval-closest-pairs.png`).
+fn evaluate_images(images: &EvalImages, out: &Path, request: &EvalRequest, device: &Device) -> Result<EvalReport> {
+    let splits = images.splits;
+    let labelled = splits.train.labels().is_some();
+    let (network, network_report) = if labelled {
+        feature_network(&request.cache, images.data_name, splits, device, request.quiet, false)?
+    } else {
+        borrowed_feature_network(splits.train.shape, &request.cache, device, request.quiet)?
+    };
     let all: Vec<usize> = (0..splits.heldout.len()).collect();
     let extractor = ClassifierFeatures { model: network, report: network_report.clone(), device: device.clone() };
-    let comparison = compare_sets(&extractor, &splits.heldout.batch_values(&all), &generated, request.seed);
-    let coverage = class_coverage(&comparison.predicted, &class_distribution(&splits.train, network_report.classes));
+    let comparison = compare_sets(&extractor, &splits.heldout.batch_values(&all), images.generated, request.seed);
+    let coverage = labelled
+        .then(|| class_coverage(&comparison.predicted, &class_distribution(&splits.train, network_report.classes)));
     let report = EvalReport {
-        run: request.run.clone(),
-        step: loaded.step,
+        run: out.to_path_buf(),
+        step: images.step,
         feature_network: network_report,
         comparison,
         coverage,
-        memorisation: memorisation(&generated, &splits, &run.root().join("eval-closest-pairs.png"))?,
+        memorisation: memorisation(images.generated, splits, &out.join("eval-closest-pairs.png"))?,
     };
-    let path = run.root().join("eval.json");
+    let path = out.join("eval.json");
     let json = serde_json::to_vec_pretty(&report).map_err(|e| AigcError::output(&path, e))?;
     write_atomic(&path, &json)?;
     Ok(report)

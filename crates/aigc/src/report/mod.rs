@@ -3,10 +3,12 @@
 pub mod grid;
 pub mod plot;
 pub mod runs;
+pub mod table;
 
 pub use grid::{grid_image, save_grid, save_images};
 pub use plot::plot_gan_losses;
 pub use runs::{RunSummary, summarize_runs};
+pub use table::{EvaluatedRun, evaluated_runs, markdown_table};
 
 use std::path::Path;
 

@@ -10,8 +10,8 @@ use crate::report;
 use crate::train::config::read_toml_config;
 use burn::module::Module;
 
-use crate::models::gan::MlpGenerator;
-use crate::train::gan::{GENERATOR_EMA_FILE, GENERATOR_FILE, build_mlp_gan, generate_many, load_module};
+use crate::models::gan::GanGenerator;
+use crate::train::gan::{GENERATOR_EMA_FILE, GENERATOR_FILE, SampleLabels, build_gan, generate_many, load_module};
 use crate::train::{GanTrainConfig, RunDir};
 
 /// What `aigc sample` writes.
@@ -23,6 +23,8 @@ pub struct SampleRequest {
     pub out: Option<PathBuf>,
     pub individual: Option<PathBuf>,
     pub checkpoint: CheckpointChoice,
+    /// `--class K` of a conditional run (otherwise a grid with one class per row).
+    pub class: Option<usize>,
 }
 
 /// Reads a run's saved config.
@@ -38,10 +40,16 @@ pub fn load_run_config(run: &RunDir) -> Result<GanTrainConfig> {
 
 /// The image shape a run was trained on (from its data source, without loading all the data
 /// for the embedded digits).
-fn run_image_shape(config: &GanTrainConfig) -> Result<ImageShape> {
+fn run_image_shape(config: &GanTrainConfig) -> Result<(ImageShape, usize)> {
     match DataSource::parse(&config.data) {
-        DataSource::Mnist | DataSource::FashionMnist => Ok(ImageShape::new(1, 28, 28)),
-        source => Ok(source.load(config.image_size)?.train.shape),
+        DataSource::Mnist | DataSource::FashionMnist => {
+            let side = config.image_size as usize;
+            Ok((ImageShape::new(1, side, side), 10))
+        }
+        source => {
+            let train = source.load(config.image_size)?.train;
+            Ok((train.shape, train.class_names.len()))
+        }
     }
 }
 
@@ -71,7 +79,7 @@ impl CheckpointChoice {
 pub struct RunGenerator {
     pub config: GanTrainConfig,
     pub shape: ImageShape,
-    pub generator: MlpGenerator,
+    pub generator: GanGenerator,
     /// Step of the checkpoint it came from.
     pub step: usize,
 }
@@ -90,9 +98,9 @@ impl RunGenerator {
                 AigcError::bad_data(run.root(), "has no best checkpoint (train with --eval-every N to keep one)")
             })?,
         };
-        let shape = run_image_shape(&config)?;
+        let (shape, classes) = run_image_shape(&config)?;
         device.seed(config.seed);
-        let (generator, _) = build_mlp_gan(&config, shape, device);
+        let (generator, _) = build_gan(&config, shape, classes, device)?;
         let ema = dir.join(GENERATOR_EMA_FILE);
         let weights = if ema.is_file() { ema } else { dir.join(GENERATOR_FILE) };
         let generator = load_module(generator.valid(), &weights)?;
@@ -100,8 +108,13 @@ impl RunGenerator {
     }
 
     /// `n` images from noise seeded by `seed`, as `[n, image_dim]` values in [-1, 1].
-    pub fn generate(&self, n: usize, seed: u64, device: &Device) -> Vec<f32> {
-        generate_many(&self.generator, n, seed, device)
+    pub fn generate(&self, n: usize, seed: u64, labels: SampleLabels, device: &Device) -> Vec<f32> {
+        generate_many(&self.generator, n, seed, labels, device)
+    }
+
+    /// Classes of a conditional generator (0 = unconditional).
+    pub fn classes(&self) -> usize {
+        crate::models::gan::Generator::classes(&self.generator)
     }
 }
 
@@ -112,9 +125,26 @@ pub fn sample_run(request: &SampleRequest, device: &Device) -> Result<PathBuf> {
     }
     let run = RunDir::new(&request.run);
     let loaded = RunGenerator::load(&run, request.checkpoint, device)?;
-    let values = loaded.generate(request.n, request.seed, device);
+    let classes = loaded.classes();
+    let mut n = request.n;
+    let mut cols = (n as f64).sqrt().ceil() as usize;
+    if classes > 0 && request.class.is_none() {
+        // One row per class.
+        cols = n.div_ceil(classes);
+        n = cols * classes;
+    }
+    let labels = match request.class {
+        Some(_) if classes == 0 => {
+            return Err(AigcError::bad_argument("--class", format!("{} is not a conditional run", run.root().display())));
+        }
+        Some(k) if k >= classes => {
+            return Err(AigcError::bad_argument("--class", format!("{k} is not a class of this run (0..{})", classes - 1)));
+        }
+        Some(k) => SampleLabels::Class(k),
+        None => SampleLabels::Rows { cols },
+    };
+    let values = loaded.generate(n, request.seed, labels, device);
     let out = request.out.clone().unwrap_or_else(|| default_grid_path(run.root(), request.seed));
-    let cols = (request.n as f64).sqrt().ceil() as usize;
     report::save_grid(&values, loaded.shape, cols, &out)?;
     if let Some(dir) = &request.individual {
         report::save_images(&values, loaded.shape, dir)?;

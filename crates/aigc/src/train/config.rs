@@ -8,21 +8,25 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{AigcError, Result};
-use crate::models::gan::GanLoss;
+use crate::models::gan::{CriticNorm, DCGAN_SIZES, GanLoss};
 
 /// Everything that defines a GAN training run.
 #[derive(Config, Debug, PartialEq)]
 pub struct GanTrainConfig {
-    /// Network family: `mlp` (the article's MLP GAN).
+    /// Network family: `mlp` (the article's MLP GAN) or `dcgan` (28, 32 or 64 px).
     #[config(default = "String::from(\"mlp\")")]
     pub arch: String,
+    /// Class-conditional: G gets a one-hot label beside z, D a projection head (needs labels).
+    #[config(default = false)]
+    pub conditional: bool,
     /// `mnist` (embedded digits), `fashion-mnist`, or a path (image folder, IDX folder or file).
     #[config(default = "String::from(\"mnist\")")]
     pub data: String,
-    /// Side of the square images an image folder is resized to.
+    /// Side of the square images the data is resized to (image folders are centre-cropped first).
     #[config(default = 28)]
     pub image_size: u32,
-    #[config(default = "GanLoss::Bce")]
+    /// `r1` (non-saturating + R1, the default), `bce`, `hinge`, `wgan` or `wgan-gp`.
+    #[config(default = "GanLoss::R1")]
     pub loss: GanLoss,
     /// Optimisation steps (one step = one generator update). Overrides `epochs` when set.
     pub steps: Option<usize>,
@@ -30,25 +34,30 @@ pub struct GanTrainConfig {
     pub epochs: Option<usize>,
     #[config(default = 64)]
     pub batch_size: usize,
-    /// Learning rate; default 2e-4 (Adam) for `bce`, 5e-5 (RMSProp) for `wgan`.
+    /// Learning rate; default 2e-4 (Adam), 1e-4 for `wgan-gp`, 5e-5 (RMSProp) for `wgan`.
     pub lr: Option<f64>,
-    /// Adam β1 (DCGAN's 0.5).
-    #[config(default = 0.5)]
-    pub beta1: f64,
-    #[config(default = 0.999)]
-    pub beta2: f64,
+    /// Adam β1: default DCGAN's 0.5, 0 for `wgan-gp` (Gulrajani et al.).
+    pub beta1: Option<f64>,
+    /// Adam β2: default 0.999, 0.9 for `wgan-gp`.
+    pub beta2: Option<f64>,
     /// BCE: one-sided label smoothing, real images get the target 1 − this (0 = off).
     #[config(default = 0.0)]
     pub label_smoothing: f64,
-    /// R1 gradient penalty weight γ on real images (Mescheder et al. 2018): the default 10 for
-    /// `bce` keeps the MLP GAN from collapsing onto a few digits; 0 (off) for `wgan`, which is
-    /// trained as the original WGAN. Set 0 for the plain non-saturating GAN.
+    /// R1 gradient penalty weight γ on real images (Mescheder et al. 2018): default 10 for `r1`
+    /// (it keeps the MLP GAN from collapsing onto a few digits), 0 (off) for the other losses;
+    /// any loss may add it.
     pub r1_gamma: Option<f64>,
+    /// `wgan-gp`: weight λ of the gradient penalty.
+    #[config(default = 10.0)]
+    pub gp_lambda: f64,
+    /// `dcgan` critic normalisation: `batch`, `layer` or `none`; default batch, or layer when a
+    /// gradient penalty is on (BatchNorm couples the samples a penalty should treat separately).
+    pub critic_norm: Option<CriticNorm>,
     /// Decay of the exponential moving average of the generator's weights, used for samples
     /// (0 = off, sample from the raw generator).
     #[config(default = 0.999)]
     pub ema_decay: f64,
-    /// WGAN: critic updates per generator update.
+    /// WGAN, WGAN-GP: critic updates per generator update.
     #[config(default = 5)]
     pub n_critic: usize,
     /// WGAN: critic weights are clipped to [-clip, clip].
@@ -85,16 +94,34 @@ pub const DEFAULT_STEPS: usize = 3000;
 impl GanTrainConfig {
     pub fn learning_rate(&self) -> f64 {
         self.lr.unwrap_or(match self.loss {
-            GanLoss::Bce => 2e-4,
             GanLoss::Wgan => 5e-5,
+            GanLoss::WganGp => 1e-4,
+            GanLoss::Bce | GanLoss::Hinge | GanLoss::R1 => 2e-4,
         })
     }
 
+    /// Adam's (β1, β2).
+    pub fn betas(&self) -> (f64, f64) {
+        let (b1, b2) = if self.loss == GanLoss::WganGp { (0.0, 0.9) } else { (0.5, 0.999) };
+        (self.beta1.unwrap_or(b1), self.beta2.unwrap_or(b2))
+    }
+
     pub fn r1_gamma(&self) -> f64 {
-        self.r1_gamma.unwrap_or(match self.loss {
-            GanLoss::Bce => 10.0,
-            GanLoss::Wgan => 0.0,
-        })
+        self.r1_gamma.unwrap_or(if self.loss == GanLoss::R1 { 10.0 } else { 0.0 })
+    }
+
+    /// Whether the critic's input gradient is needed (a gradient penalty is on).
+    pub fn has_gradient_penalty(&self) -> bool {
+        self.loss == GanLoss::WganGp || self.r1_gamma() > 0.0
+    }
+
+    pub fn critic_norm(&self) -> CriticNorm {
+        self.critic_norm.unwrap_or(if self.has_gradient_penalty() { CriticNorm::Layer } else { CriticNorm::Batch })
+    }
+
+    /// Critic updates per generator update.
+    pub fn critic_steps(&self) -> usize {
+        if self.loss.is_wasserstein() { self.n_critic } else { 1 }
     }
 
     /// Total generator steps for a training set of `n_train` images.
@@ -102,7 +129,7 @@ impl GanTrainConfig {
         match (self.steps, self.epochs) {
             (Some(steps), _) => steps,
             (None, Some(epochs)) => {
-                let per_step = self.batch_size * if self.loss == GanLoss::Wgan { self.n_critic } else { 1 };
+                let per_step = self.batch_size * self.critic_steps();
                 (epochs * n_train).div_ceil(per_step.max(1))
             }
             (None, None) => DEFAULT_STEPS,
@@ -112,8 +139,27 @@ impl GanTrainConfig {
     /// Checks values a user can get wrong; `source` names the flag or file in the message.
     pub fn validate(&self) -> Result<()> {
         let bad = |flag: &str, problem: &str| Err(AigcError::bad_argument(flag, problem));
-        if self.arch != "mlp" {
-            return bad("--arch", &format!("unknown architecture {:?}, expected mlp", self.arch));
+        if self.arch != "mlp" && self.arch != "dcgan" {
+            return bad("--arch", &format!("unknown architecture {:?}, expected mlp or dcgan", self.arch));
+        }
+        if self.arch == "dcgan" && !DCGAN_SIZES.contains(&(self.image_size as usize)) {
+            return bad(
+                "--image-size",
+                &format!("the dcgan architecture is defined for {DCGAN_SIZES:?} px images, got {}", self.image_size),
+            );
+        }
+        if self.image_size == 0 {
+            return bad("--image-size", "must be at least 1");
+        }
+        for (name, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if let Some(b) = beta
+                && !(0.0..1.0).contains(&b)
+            {
+                return bad(name, &format!("must be in [0, 1), got {b}"));
+            }
+        }
+        if !(self.gp_lambda >= 0.0 && self.gp_lambda.is_finite()) {
+            return bad("gp_lambda", "must be a non-negative number");
         }
         if self.batch_size == 0 {
             return bad("--batch-size", "must be at least 1");

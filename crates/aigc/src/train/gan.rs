@@ -3,8 +3,10 @@
 //! One step: the discriminator (critic) is updated on a real batch and on G(z) *detached* from the
 //! generator's graph; then the generator is updated through a *fresh* D forward pass on the same
 //! G(z). The article's code got both wrong (its D step back-propagated into G, and its G step
-//! reused a graph the D step had consumed). With `loss = wgan` each step runs `n_critic` critic
-//! updates with weight clipping, then one generator update on fresh noise, with RMSProp.
+//! reused a graph the D step had consumed). With the Wasserstein losses each step runs `n_critic`
+//! critic updates (weight clipping and RMSProp for `wgan`; the gradient penalty on interpolates
+//! and Adam for `wgan-gp`), then one generator update on fresh noise. A class-conditional GAN
+//! generates each batch with the labels of the real batch it is compared with.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -26,7 +28,8 @@ use super::run::RunDir;
 use crate::data::{DataSource, DataSplits, ImageShape};
 use crate::error::{AigcError, Result};
 use crate::models::gan::{
-    Discriminator, GanLoss, Generator, MlpDiscriminator, r1_penalty, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig,
+    DcganConfig, GanLoss, Discriminator, GanDiscriminator, GanGenerator, Generator, MlpDiscriminatorConfig, MlpGeneratorConfig,
+    gradient_penalty, r1_penalty,
 };
 use crate::report;
 
@@ -82,14 +85,47 @@ pub struct GanTrainer<G: Generator, D: Discriminator> {
     permutation: (usize, Vec<usize>),
 }
 
-/// Builds the networks a config names, for images of `shape`, on `device`.
-pub fn build_mlp_gan(config: &GanTrainConfig, shape: ImageShape, device: &Device) -> (MlpGenerator, MlpDiscriminator) {
-    let generator = MlpGeneratorConfig::new()
-        .with_latent_dim(config.latent_dim)
-        .with_image_dim(shape.len())
-        .init(device);
-    let discriminator = MlpDiscriminatorConfig::new().with_image_dim(shape.len()).init(device);
-    (generator, discriminator)
+/// Builds the networks a config names, for images of `shape` (and `classes` labels when the
+/// config is conditional), on `device`.
+pub fn build_gan(
+    config: &GanTrainConfig,
+    shape: ImageShape,
+    classes: usize,
+    device: &Device,
+) -> Result<(GanGenerator, GanDiscriminator)> {
+    let classes = if config.conditional { classes } else { 0 };
+    match config.arch.as_str() {
+        "dcgan" => {
+            if shape.height != shape.width {
+                return Err(AigcError::bad_argument("--arch", format!("dcgan needs square images, the data is {shape}")));
+            }
+            let dcgan = DcganConfig::new()
+                .with_latent_dim(config.latent_dim)
+                .with_classes(classes)
+                .with_channels(shape.channels)
+                .with_image_size(shape.height)
+                .with_critic_norm(config.critic_norm());
+            Ok((GanGenerator::Dcgan(dcgan.init_generator(device)?), GanDiscriminator::Dcgan(dcgan.init_discriminator(device)?)))
+        }
+        _ => {
+            let generator = MlpGeneratorConfig::new()
+                .with_latent_dim(config.latent_dim)
+                .with_image_dim(shape.len())
+                .with_classes(classes)
+                .init(device);
+            let discriminator = MlpDiscriminatorConfig::new().with_image_dim(shape.len()).with_classes(classes).init(device);
+            Ok((GanGenerator::Mlp(generator), GanDiscriminator::Mlp(discriminator)))
+        }
+    }
+}
+
+/// One-hot rows `[labels.len(), classes]` of class labels.
+pub fn one_hot(labels: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+    let mut values = vec![0.0f32; labels.len() * classes];
+    for (row, &label) in labels.iter().enumerate() {
+        values[row * classes + label.min(classes - 1)] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(values, [labels.len(), classes]), device)
 }
 
 impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
@@ -112,10 +148,15 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
         }
     }
 
-    fn noise_batch(&mut self, batch: usize) -> Tensor<2> {
+    /// Noise for `batch` images, followed by their one-hot labels for a conditional generator.
+    fn noise_batch(&mut self, batch: usize, labels: Option<&Tensor<2>>) -> Tensor<2> {
         let latent = self.generator.latent_dim();
         let values = self.noise.normal(batch * latent);
-        Tensor::from_data(TensorData::new(values, [batch, latent]), &self.device)
+        let z = Tensor::from_data(TensorData::new(values, [batch, latent]), &self.device);
+        match labels {
+            Some(labels) => Tensor::cat(vec![z, labels.clone()], 1),
+            None => z,
+        }
     }
 
     /// The next training batch: epochs are seeded permutations, the last partial batch dropped.
@@ -131,29 +172,53 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
         self.permutation.1[offset..offset + batch].to_vec()
     }
 
-    /// One discriminator (critic) update. Returns its loss and mean outputs when `measure`.
-    fn discriminator_step(&mut self, data: &DataSplits, measure: bool) -> (Tensor<2>, Option<[f64; 3]>) {
+    /// One-hot labels of training images, for a conditional GAN.
+    fn batch_labels(&self, data: &DataSplits, indices: &[usize]) -> Option<Tensor<2>> {
+        let classes = self.generator.classes();
+        (classes > 0).then(|| {
+            let labels: Vec<usize> = indices.iter().map(|&i| data.train.label(i).unwrap_or(0) as usize).collect();
+            one_hot(&labels, classes, &self.device)
+        })
+    }
+
+    /// One discriminator (critic) update. Returns G(z), its labels, and (when `measure`) the loss
+    /// and mean outputs.
+    fn discriminator_step(&mut self, data: &DataSplits, measure: bool) -> (Tensor<2>, Option<Tensor<2>>, Option<[f64; 3]>) {
         let indices = self.next_indices(data.train.len());
         let real = data.train.batch(&indices, &self.device);
-        let z = self.noise_batch(indices.len());
+        let labels = self.batch_labels(data, &indices);
+        let z = self.noise_batch(indices.len(), labels.as_ref());
         let fake = self.generator.generate(z);
         let r1_gamma = self.config.r1_gamma();
-        let (d_real, penalty) = if r1_gamma > 0.0 {
-            let (score, input_gradient) = self.discriminator.score_with_input_gradient(real);
+        let (d_real, mut penalty) = if r1_gamma > 0.0 {
+            let (score, input_gradient) = self.discriminator.score_with_input_gradient(real.clone(), labels.clone());
             (score, Some(r1_penalty(input_gradient, r1_gamma)))
         } else {
-            (self.discriminator.score(real), None)
+            (self.discriminator.score(real.clone(), labels.clone()), None)
         };
         // Detached: the D step must not back-propagate into G.
-        let d_fake = self.discriminator.score(fake.clone().detach());
+        let fake_detached = fake.clone().detach();
+        let d_fake = self.discriminator.score(fake_detached.clone(), labels.clone());
+        if self.config.loss == GanLoss::WganGp {
+            let epsilon = self.noise.uniform(indices.len());
+            let epsilon = Tensor::<2>::from_data(TensorData::new(epsilon, [indices.len(), 1]), &self.device);
+            let mixed = real.clone() * epsilon.clone() + fake_detached * epsilon.neg().add_scalar(1.0);
+            let (_, input_gradient) = self.discriminator.score_with_input_gradient(mixed, labels.clone());
+            let gp = gradient_penalty(input_gradient, self.config.gp_lambda);
+            penalty = Some(match penalty {
+                Some(p) => p + gp,
+                None => gp,
+            });
+        }
         let mut loss = self.config.loss.discriminator_smoothed(d_real.clone(), d_fake.clone(), self.config.label_smoothing);
         if let Some(penalty) = penalty {
             loss = loss + penalty;
         }
         let measured = measure.then(|| {
-            let (r, f) = match self.config.loss {
-                GanLoss::Bce => (sigmoid(d_real.detach()).mean(), sigmoid(d_fake.detach()).mean()),
-                GanLoss::Wgan => (d_real.detach().mean(), d_fake.detach().mean()),
+            let (r, f) = if self.config.loss.is_logit() {
+                (sigmoid(d_real.detach()).mean(), sigmoid(d_fake.detach()).mean())
+            } else {
+                (d_real.detach().mean(), d_fake.detach().mean())
             };
             [scalar(loss.clone()), scalar(r), scalar(f)]
         });
@@ -163,19 +228,19 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
         if self.config.loss == GanLoss::Wgan {
             self.discriminator = self.discriminator.clone().map(&mut WeightClipper { bound: self.config.clip });
         }
-        (fake, measured)
+        (fake, labels, measured)
     }
 
     /// One generator update through a fresh D pass on `fake` (still attached to G's graph).
-    fn generator_step(&mut self, fake: Tensor<2>, measure: bool) -> Option<f64> {
-        let loss = self.config.loss.generator(self.discriminator.score(fake));
+    fn generator_step(&mut self, fake: Tensor<2>, labels: Option<Tensor<2>>, measure: bool) -> Option<f64> {
+        let loss = self.config.loss.generator(self.discriminator.score(fake, labels));
         let value = measure.then(|| scalar(loss.clone()));
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         let lr = self.config.learning_rate();
         self.generator = self.g_optim.step(lr, self.generator.clone(), grads);
         if let Some(ema) = self.generator_ema.take() {
             let decay = ema::decay_at(self.config.ema_decay, self.state.step);
-            self.generator_ema = Some(ema::update_ema(ema, &self.generator, decay));
+            self.generator_ema = Some(ema::update_ema(ema, &self.generator, decay).with_buffers_of(&self.generator));
         }
         value
     }
@@ -187,23 +252,24 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
 
     /// One training step (a generator update and its discriminator updates).
     pub fn step(&mut self, data: &DataSplits, measure: bool) -> Option<GanMetrics> {
-        let critic_steps = if self.config.loss == GanLoss::Wgan { self.config.n_critic } else { 1 };
-        let mut fake = None;
+        let critic_steps = self.config.critic_steps();
+        let mut last_fake = None;
         let mut measured = None;
         for i in 0..critic_steps {
             let last = i + 1 == critic_steps;
-            let (f, m) = self.discriminator_step(data, measure && last);
-            fake = Some(f);
+            let (fake, labels, m) = self.discriminator_step(data, measure && last);
+            last_fake = Some((fake, labels));
             measured = measured.or(m);
         }
-        let fake = match self.config.loss {
-            GanLoss::Bce => fake.expect("one critic step"),
-            GanLoss::Wgan => {
-                let z = self.noise_batch(self.config.batch_size.min(data.train.len()));
-                self.generator.generate(z)
-            }
+        let (fake, labels) = last_fake.expect("at least one critic step");
+        // After several critic steps the generator gets fresh noise (with the last real labels).
+        let fake = if critic_steps > 1 {
+            let z = self.noise_batch(fake.dims()[0], labels.as_ref());
+            self.generator.generate(z)
+        } else {
+            fake
         };
-        let g_loss = self.generator_step(fake, measure);
+        let g_loss = self.generator_step(fake, labels, measure);
         self.state.step += 1;
         self.state.rng_word_pos = self.noise.word_pos();
         let per_epoch = (data.train.len() / self.config.batch_size.min(data.train.len())).max(1);
@@ -266,21 +332,15 @@ fn scalar(t: Tensor<1>) -> f64 {
 }
 
 fn optimizers(config: &GanTrainConfig) -> (ModuleOptimizer, ModuleOptimizer) {
-    match config.loss {
-        // PyTorch's epsilon (burn's default is 1e-5).
-        GanLoss::Bce => {
-            let adam = AdamConfig::new()
-                .with_beta_1(config.beta1 as f32)
-                .with_beta_2(config.beta2 as f32)
-                .with_epsilon(1e-8);
-            (adam.init(), adam.init())
-        }
+    if config.loss == GanLoss::Wgan {
         // The WGAN paper's RMSProp: no momentum; PyTorch's alpha and epsilon.
-        GanLoss::Wgan => {
-            let rms = RmsPropConfig::new().with_alpha(0.99).with_momentum(0.0).with_epsilon(1e-8);
-            (rms.init(), rms.init())
-        }
+        let rms = RmsPropConfig::new().with_alpha(0.99).with_momentum(0.0).with_epsilon(1e-8);
+        return (rms.init(), rms.init());
     }
+    // PyTorch's epsilon (burn's default is 1e-5).
+    let (beta1, beta2) = config.betas();
+    let adam = AdamConfig::new().with_beta_1(beta1 as f32).with_beta_2(beta2 as f32).with_epsilon(1e-8);
+    (adam.init(), adam.init())
 }
 
 /// Loads a module's weights from a burnpack record, with the file named in any error.
@@ -323,20 +383,59 @@ pub fn fixed_noise(seed: u64, n: usize, latent_dim: usize, device: &Device) -> T
     Tensor::from_data(TensorData::new(values, [n, latent_dim]), device)
 }
 
-/// Generates images without autodiff: returns `[n, image_dim]` values in [-1, 1].
-pub fn generate_values<G: Generator>(generator: &G, z: Tensor<2>) -> Vec<f32> {
-    let images = generator.valid().generate(z.without_autodiff());
+/// Which labels a conditional generator gets when sampling (ignored when unconditional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleLabels {
+    /// Image `i` gets class `i mod classes`.
+    Balanced,
+    /// Every image gets this class.
+    Class(usize),
+    /// Row-major grid with `cols` columns: row `r` gets class `r mod classes`.
+    Rows { cols: usize },
+}
+
+impl SampleLabels {
+    fn label(self, i: usize, classes: usize) -> usize {
+        match self {
+            SampleLabels::Balanced => i % classes,
+            SampleLabels::Class(k) => k,
+            SampleLabels::Rows { cols } => (i / cols.max(1)) % classes,
+        }
+    }
+}
+
+/// Generator input for images `offset..offset + z.rows`: the noise `z`, followed by the one-hot
+/// label for a conditional generator.
+pub fn with_labels<G: Generator>(generator: &G, z: Tensor<2>, labels: SampleLabels, offset: usize) -> Tensor<2> {
+    let classes = generator.classes();
+    if classes == 0 {
+        return z;
+    }
+    let n = z.dims()[0];
+    let rows: Vec<usize> = (offset..offset + n).map(|i| labels.label(i, classes)).collect();
+    let device = z.device();
+    Tensor::cat(vec![z, one_hot(&rows, classes, &device)], 1)
+}
+
+/// Generates images without autodiff from `[n, latent_dim]` noise: returns `[n, image_dim]`
+/// values in [-1, 1].
+pub fn generate_values<G: Generator>(generator: &G, z: Tensor<2>, labels: SampleLabels) -> Vec<f32> {
+    let generator = generator.valid();
+    let input = with_labels(&generator, z.without_autodiff(), labels, 0);
+    let images = generator.generate(input);
     images.into_data().try_into_vec::<f32>().unwrap_or_default()
 }
 
 /// `n` images from noise seeded by `seed` (in batches of 500, so thousands of samples need no
 /// huge batch), as `[n, image_dim]` values in [-1, 1].
-pub fn generate_many<G: Generator>(generator: &G, n: usize, seed: u64, device: &Device) -> Vec<f32> {
+pub fn generate_many<G: Generator>(generator: &G, n: usize, seed: u64, labels: SampleLabels, device: &Device) -> Vec<f32> {
+    let generator = generator.valid();
     let mut values = Vec::new();
     for start in (0..n).step_by(500) {
         let count = 500.min(n - start);
         let z = fixed_noise(seed.wrapping_add(start as u64), count, generator.latent_dim(), device);
-        values.extend(generate_values(generator, z));
+        let images = generator.generate(with_labels(&generator, z, labels, start));
+        values.extend(images.into_data().try_into_vec::<f32>().unwrap_or_default());
     }
     values
 }
@@ -368,7 +467,13 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
     }
     let device = options.device.clone().autodiff();
     device.seed(config.seed);
-    let (generator, discriminator) = build_mlp_gan(config, data.train.shape, &device);
+    if config.conditional && data.train.labels().is_none() {
+        return Err(AigcError::bad_argument(
+            "--conditional",
+            format!("{}: a class-conditional GAN needs labelled data (IDX labels or one subfolder per class)", config.data),
+        ));
+    }
+    let (generator, discriminator) = build_gan(config, data.train.shape, data.train.class_names.len(), &device)?;
     let total = config.total_steps(data.train.len());
     let mut trainer = GanTrainer::new(config.clone(), generator, discriminator, device.clone());
     if let Some((state, dir)) = latest {
@@ -379,7 +484,13 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
     write_atomic(&run.config(), to_toml(config).as_bytes())?;
     std::fs::create_dir_all(run.samples_dir()).map_err(|e| AigcError::io(run.samples_dir(), e))?;
 
-    let fixed = fixed_noise(config.seed, GRID_SIDE * GRID_SIDE, config.latent_dim, &options.device);
+    // A conditional run's grids show one class per row.
+    let grid_rows = match trainer.generator.classes() {
+        0 => GRID_SIDE,
+        classes => classes,
+    };
+    let fixed = fixed_noise(config.seed, grid_rows * GRID_SIDE, config.latent_dim, &options.device);
+    let grid_labels = SampleLabels::Rows { cols: GRID_SIDE };
     let shape = data.train.shape;
     let metrics = run.metrics();
     let mut evaluator = match config.eval_every {
@@ -391,7 +502,7 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
     let base_elapsed = trainer.state.elapsed_s;
     let mut last = None;
     if trainer.state.step == 0 {
-        report::save_grid(&generate_values(trainer.sampling_generator(), fixed.clone()), shape, GRID_SIDE, &run.sample_grid(0))?;
+        report::save_grid(&generate_values(trainer.sampling_generator(), fixed.clone(), grid_labels), shape, GRID_SIDE, &run.sample_grid(0))?;
     }
     while trainer.state.step < total {
         let next = trainer.state.step + 1;
@@ -412,7 +523,7 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
         bar.set_position(trainer.state.step as u64);
         let step = trainer.state.step;
         if step % config.sample_every == 0 || step == total {
-            report::save_grid(&generate_values(trainer.sampling_generator(), fixed.clone()), shape, GRID_SIDE, &run.sample_grid(step))?;
+            report::save_grid(&generate_values(trainer.sampling_generator(), fixed.clone(), grid_labels), shape, GRID_SIDE, &run.sample_grid(step))?;
         }
         if step % config.checkpoint_every == 0 || step == total {
             trainer.state.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
@@ -435,7 +546,7 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
         }
     }
     bar.finish_and_clear();
-    let final_values = generate_values(trainer.sampling_generator(), fixed);
+    let final_values = generate_values(trainer.sampling_generator(), fixed, grid_labels);
     report::save_grid(&final_values, shape, GRID_SIDE, &run.final_samples())?;
     report::plot_gan_losses(&metrics.read::<GanMetrics>()?, &run.loss_plot())?;
     report::save_safetensors(trainer.sampling_generator(), &run.generator_safetensors())?;
@@ -487,7 +598,7 @@ impl TrainingEvaluator {
     }
 
     fn evaluate<G: Generator>(&self, generator: &G, step: usize, device: &Device) -> EvalMetrics {
-        let generated = generate_many(generator, self.samples, self.seed, device);
+        let generated = generate_many(generator, self.samples, self.seed, SampleLabels::Balanced, device);
         let c = crate::eval::run_eval::compare_with_real_features(&self.extractor, &self.real, &generated, self.seed);
         EvalMetrics {
             step,

@@ -25,6 +25,11 @@ impl NoiseRng {
         self.rng.get_word_pos()
     }
 
+    /// `n` samples of U[0, 1).
+    pub fn uniform(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.rng.random::<f32>()).collect()
+    }
+
     /// `n` samples of N(0, 1).
     pub fn normal(&mut self, n: usize) -> Vec<f32> {
         (0..n).map(|_| self.rng.sample::<f32, _>(StandardNormal)).collect()

@@ -12,6 +12,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 
+use super::critic::{ProjectionHead, leaky_relu_with_slope};
 use super::traits::{Discriminator, Generator};
 
 /// Linear layers `d_in → widths[0] → widths[1] → …`; returns them and the last width.
@@ -33,6 +34,9 @@ pub struct MlpGeneratorConfig {
     pub image_dim: usize,
     #[config(default = "vec![256, 512, 1024]")]
     pub hidden: Vec<usize>,
+    /// Classes of a class-conditional generator (the one-hot label is appended to z).
+    #[config(default = 0)]
+    pub classes: usize,
 }
 
 #[derive(Module, Debug)]
@@ -40,17 +44,23 @@ pub struct MlpGenerator {
     hidden: Vec<Linear>,
     output: Linear,
     latent_dim: usize,
+    classes: usize,
 }
 
 impl MlpGeneratorConfig {
     pub fn init(&self, device: &Device) -> MlpGenerator {
-        let (hidden, d_in) = linear_stack(self.latent_dim, &self.hidden, device);
-        MlpGenerator { hidden, output: LinearConfig::new(d_in, self.image_dim).init(device), latent_dim: self.latent_dim }
+        let (hidden, d_in) = linear_stack(self.latent_dim + self.classes, &self.hidden, device);
+        MlpGenerator {
+            hidden,
+            output: LinearConfig::new(d_in, self.image_dim).init(device),
+            latent_dim: self.latent_dim,
+            classes: self.classes,
+        }
     }
 }
 
 impl MlpGenerator {
-    /// Maps `[batch, latent_dim]` noise to `[batch, image_dim]` images in [-1, 1].
+    /// Maps `[batch, latent_dim + classes]` noise (and one-hot label) to `[batch, image_dim]` images in [-1, 1].
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         let x = self.hidden.iter().fold(z, |x, layer| relu(layer.forward(x)));
         tanh(self.output.forward(x))
@@ -65,12 +75,15 @@ pub struct MlpDiscriminatorConfig {
     pub hidden: Vec<usize>,
     #[config(default = 0.2)]
     pub negative_slope: f64,
+    /// Classes of a class-conditional critic (projection head).
+    #[config(default = 0)]
+    pub classes: usize,
 }
 
 #[derive(Module, Debug)]
 pub struct MlpDiscriminator {
     hidden: Vec<Linear>,
-    output: Linear,
+    head: ProjectionHead,
     negative_slope: f64,
 }
 
@@ -79,7 +92,7 @@ impl MlpDiscriminatorConfig {
         let (hidden, d_in) = linear_stack(self.image_dim, &self.hidden, device);
         MlpDiscriminator {
             hidden,
-            output: LinearConfig::new(d_in, 1).init(device),
+            head: ProjectionHead::new(d_in, self.classes, device),
             negative_slope: self.negative_slope,
         }
     }
@@ -87,30 +100,27 @@ impl MlpDiscriminatorConfig {
 
 impl MlpDiscriminator {
     /// Scores `[batch, image_dim]` images; returns `[batch, 1]` logits (critic values for WGAN).
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+    pub fn forward(&self, x: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<2> {
         let x = self.hidden.iter().fold(x, |x, layer| leaky_relu(layer.forward(x), self.negative_slope));
-        self.output.forward(x)
+        self.head.forward(x, labels)
     }
 
     /// Scores and ∂D/∂x by the chain rule through the layers: with pre-activations h_l and
     /// LeakyReLU slopes s_l = lrelu'(h_l) ∈ {1, α} (piecewise constant, so treated as constants),
-    /// g_L = W_outᵀ and g_{l−1} = (g_l ⊙ s_l) W_lᵀ. Every op is differentiable in the weights.
-    pub fn forward_with_input_gradient(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    /// g_L = ∂D/∂φ from the head and g_{l−1} = (g_l ⊙ s_l) W_lᵀ. Every op is differentiable in the
+    /// weights.
+    pub fn forward_with_input_gradient(&self, x: Tensor<2>, labels: Option<Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
         let batch = x.dims()[0];
-        let alpha = self.negative_slope;
         let mut h = x;
         let mut slopes = Vec::with_capacity(self.hidden.len());
         for layer in &self.hidden {
-            let pre = layer.forward(h);
-            let positive = pre.clone().detach().greater_elem(0.0).float();
-            slopes.push(positive.mul_scalar(1.0 - alpha).add_scalar(alpha));
-            h = leaky_relu(pre, alpha);
+            let (y, slope) = leaky_relu_with_slope(layer.forward(h), self.negative_slope);
+            slopes.push(slope);
+            h = y;
         }
-        let score = self.output.forward(h);
+        let score = self.head.forward(h, labels.clone());
+        let mut grad = self.head.feature_gradient(batch, labels);
         // Linear weights are stored [d_in, d_out] (y = x W + b), so ∂y/∂x contracts with Wᵀ.
-        let w_out = self.output.weight.val(); // [d_last, 1]
-        let d_last = w_out.dims()[0];
-        let mut grad = w_out.transpose().expand([batch, d_last]);
         for (layer, slope) in self.hidden.iter().zip(slopes).rev() {
             grad = (grad * slope).matmul(layer.weight.val().transpose());
         }
@@ -123,17 +133,21 @@ impl Generator for MlpGenerator {
         self.latent_dim
     }
 
+    fn classes(&self) -> usize {
+        self.classes
+    }
+
     fn generate(&self, z: Tensor<2>) -> Tensor<2> {
         self.forward(z)
     }
 }
 
 impl Discriminator for MlpDiscriminator {
-    fn score(&self, x: Tensor<2>) -> Tensor<2> {
-        self.forward(x)
+    fn score(&self, x: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<2> {
+        self.forward(x, labels)
     }
 
-    fn score_with_input_gradient(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        self.forward_with_input_gradient(x)
+    fn score_with_input_gradient(&self, x: Tensor<2>, labels: Option<Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
+        self.forward_with_input_gradient(x, labels)
     }
 }
