@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use aigc::models::gan::{CriticNorm, GanLoss};
 use aigc::train::GanTrainConfig;
+use aigc::train::vae::VaeTrainConfig;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -62,6 +63,102 @@ pub enum Command {
 pub enum TrainCommand {
     /// A generative adversarial network.
     Gan(GanArgs),
+    /// A variational autoencoder.
+    Vae(VaeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VaeArgs {
+    /// mlp (784-400-20, PyTorch's example) or conv.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Class-conditional VAE (labelled data): `aigc sample --class K` then picks the class.
+    #[arg(long)]
+    pub conditional: bool,
+    /// mnist, fashion-mnist, faces-100, or PATH (image folder, IDX folder or file).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Side of the square images the data is resized to (default 28).
+    #[arg(long)]
+    pub image_size: Option<u32>,
+    /// Optimisation steps.
+    #[arg(long, conflicts_with = "epochs")]
+    pub steps: Option<usize>,
+    /// Passes over the training set (default 10).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam learning rate (default 1e-3).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Dimension of z (default 20).
+    #[arg(long)]
+    pub latent_dim: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Steps between prior-sample grids and held-out -ELBO evaluations.
+    #[arg(long)]
+    pub sample_every: Option<usize>,
+    /// Steps between checkpoints.
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// Run directory (default runs/vae-TIMESTAMP).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in --out from its newest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// A TOML file with any of the config fields; flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl VaeArgs {
+    /// Overrides the config's fields with the flags given.
+    pub fn apply(&self, config: &mut VaeTrainConfig) {
+        if let Some(v) = &self.arch {
+            config.arch = v.clone();
+        }
+        if self.conditional {
+            config.conditional = true;
+        }
+        if let Some(v) = &self.data {
+            config.data = v.clone();
+        }
+        if let Some(v) = self.image_size {
+            config.image_size = v;
+        }
+        if let Some(v) = self.steps {
+            config.steps = Some(v);
+            config.epochs = None;
+        }
+        if let Some(v) = self.epochs {
+            config.epochs = Some(v);
+            config.steps = None;
+        }
+        if let Some(v) = self.batch_size {
+            config.batch_size = v;
+        }
+        if let Some(v) = self.lr {
+            config.lr = v;
+        }
+        if let Some(v) = self.latent_dim {
+            config.latent_dim = v;
+        }
+        if let Some(v) = self.seed {
+            config.seed = v;
+        }
+        if let Some(v) = self.sample_every {
+            config.sample_every = v;
+        }
+        if let Some(v) = self.checkpoint_every {
+            config.checkpoint_every = v;
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -72,6 +169,9 @@ pub struct GanArgs {
     /// Class-conditional GAN (labelled data): `aigc sample --class K` then picks the class.
     #[arg(long)]
     pub conditional: bool,
+    /// DiffAugment (colour, translation, cutout) on real and generated images: for small data sets.
+    #[arg(long)]
+    pub diffaugment: bool,
     /// Decay of the generator's weight average used for samples (0 = off; default 0.999).
     #[arg(long)]
     pub ema: Option<f64>,
@@ -139,6 +239,9 @@ impl GanArgs {
         }
         if self.conditional {
             config.conditional = true;
+        }
+        if self.diffaugment {
+            config.diffaugment = true;
         }
         if let Some(v) = self.ema {
             config.ema_decay = v;
@@ -212,6 +315,10 @@ pub struct SampleArgs {
     /// Class to generate (conditional runs; without it, one row per class).
     #[arg(long)]
     pub class: Option<usize>,
+    /// Latent interpolation strips (10 steps each; between two seeds, or for a VAE between two
+    /// held-out images) as a grid plus an animated GIF of the first strip.
+    #[arg(long)]
+    pub interpolate: bool,
 }
 
 #[derive(Args, Debug)]

@@ -11,7 +11,7 @@ use aigc::train::config::read_toml_config;
 use aigc::train::{GanTrainConfig, RunDir, TrainOptions, train_gan};
 use clap::Parser;
 
-use args::{BenchArgs, Cli, Command, EvalArgs, FeaturesCommand, GanArgs, SampleArgs, TrainCommand};
+use args::{BenchArgs, Cli, Command, EvalArgs, FeaturesCommand, GanArgs, SampleArgs, TrainCommand, VaeArgs};
 
 /// mimalloc keeps freed tensor buffers for reuse; with the system allocator every training step
 /// returned megabytes to the OS and page-faulted them back (measured in `aigc bench w1`).
@@ -41,6 +41,7 @@ fn run(cli: Cli) -> aigc::Result<()> {
     match cli.command {
         Command::Demo { out, quiet } => demo(&out, quiet, device),
         Command::Train { model: TrainCommand::Gan(args) } => train(args, device),
+        Command::Train { model: TrainCommand::Vae(args) } => train_vae(args, device),
         Command::Sample(args) => sample(args, device),
         Command::Runs { dir } => runs(&dir),
         Command::Report { dir } => report(&dir),
@@ -97,6 +98,36 @@ fn train(args: GanArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> 
     Ok(())
 }
 
+fn train_vae(args: VaeArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use aigc::train::vae::{HeldoutElbo, VaeTrainConfig, train_vae};
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("vae-{}", unix_time())));
+    let run_dir = RunDir::new(&out);
+    let mut config = if args.resume && run_dir.exists() {
+        aigc::sample::load_vae_config(&run_dir)?
+    } else {
+        VaeTrainConfig::new()
+    };
+    if let Some(file) = &args.config {
+        config = read_toml_config(file, &config)?;
+    }
+    args.apply(&mut config);
+    let options = TrainOptions { resume: args.resume, quiet: args.quiet, device, feature_cache: None };
+    let outcome = train_vae(&config, &out, &options)?;
+    if let Some(h) = outcome.run.metrics().read::<HeldoutElbo>()?.last() {
+        println!(
+            "step {}: held-out -ELBO {:.2} nats per image (reconstruction {:.2}, KL {:.2}; {} images)",
+            h.step, h.heldout_nelbo, h.heldout_reconstruction, h.heldout_kl, h.images
+        );
+    }
+    println!("trained {} steps in {:.0} s", outcome.steps, outcome.elapsed_s);
+    println!("run:             {}", outcome.run.root().display());
+    println!("prior samples:   {}", outcome.samples.display());
+    println!("reconstructions: {}", outcome.run.root().join("reconstructions.png").display());
+    println!("losses:          {}", outcome.run.loss_plot().display());
+    println!("interpolate:     aigc sample --run {} --interpolate", outcome.run.root().display());
+    Ok(())
+}
+
 fn print_outcome(outcome: &aigc::train::TrainOutcome) {
     if let Some(m) = &outcome.last {
         println!(
@@ -120,9 +151,13 @@ fn sample(args: SampleArgs, device: aigc::burn::tensor::Device) -> aigc::Result<
         individual: args.individual.clone(),
         checkpoint: aigc::sample::CheckpointChoice::parse(&args.checkpoint)?,
         class: args.class,
+        interpolate: args.interpolate,
     };
     let grid = sample_run(&request, &device)?;
     println!("grid: {}", grid.display());
+    if request.interpolate {
+        println!("animation: {}", grid.with_extension("gif").display());
+    }
     if let Some(dir) = args.individual {
         println!("images: {}/", dir.display());
     }

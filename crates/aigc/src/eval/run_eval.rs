@@ -130,6 +130,10 @@ pub struct EvalReport {
     pub comparison: SetComparison,
     /// Class coverage; absent when the data has no labels (the features are borrowed).
     pub coverage: Option<ClassCoverage>,
+    /// Conditional models: the share of samples the feature network assigns to the class they
+    /// were generated for (samples cycle through the classes).
+    #[serde(default)]
+    pub label_accuracy: Option<f64>,
     pub memorisation: Memorisation,
 }
 
@@ -140,8 +144,9 @@ impl EvalReport {
             .as_ref()
             .map(|c| format!(", classes covered {}/{} (KL {:.3})", c.covered, c.classes, c.kl_to_data))
             .unwrap_or_default();
+        let accuracy = self.label_accuracy.map(|a| format!(", label accuracy {:.1}%", 100.0 * a)).unwrap_or_default();
         format!(
-            "step {}: {}{coverage}, copies {:.2}% (held-out p1 distance {:.2})",
+            "step {}: {}{coverage}{accuracy}, copies {:.2}% (held-out p1 distance {:.2})",
             self.step,
             self.comparison.summary(),
             100.0 * self.memorisation.copy_fraction,
@@ -290,10 +295,19 @@ pub fn evaluate_run(request: &EvalRequest, device: &Device) -> Result<EvalReport
     }
     let run = RunDir::new(&request.run);
     let loaded = RunGenerator::load(&run, request.checkpoint, device)?;
-    let splits = DataSource::parse(&loaded.config.data).load(loaded.config.image_size)?;
+    let splits = DataSource::parse(&loaded.data).load(loaded.image_size)?;
     let generated = loaded.generate(request.n, request.seed, crate::train::gan::SampleLabels::Balanced, device);
-    let images = EvalImages { data_name: &loaded.config.data, splits: &splits, generated: &generated, step: loaded.step };
-    evaluate_images(&images, &request.run, request, device)
+    let images = EvalImages { data_name: &loaded.data, splits: &splits, generated: &generated, step: loaded.step };
+    let mut report = evaluate_images(&images, &request.run, request, device)?;
+    let classes = loaded.classes();
+    if classes > 0 && !report.comparison.predicted.is_empty() {
+        let hits = report.comparison.predicted.iter().enumerate().filter(|&(i, &p)| p == i % classes).count();
+        report.label_accuracy = Some(hits as f64 / report.comparison.predicted.len() as f64);
+        let path = request.run.join("eval.json");
+        let json = serde_json::to_vec_pretty(&report).map_err(|e| AigcError::output(&path, e))?;
+        write_atomic(&path, &json)?;
+    }
+    Ok(report)
 }
 
 /// What a baseline puts in the generator's place.
@@ -374,6 +388,7 @@ fn evaluate_images(images: &EvalImages, out: &Path, request: &EvalRequest, devic
         feature_network: network_report,
         comparison,
         coverage,
+        label_accuracy: None,
         memorisation: memorisation(images.generated, splits, &out.join("eval-closest-pairs.png"))?,
     };
     let path = out.join("eval.json");

@@ -71,3 +71,22 @@ pub fn save_images(values: &[f32], shape: ImageShape, dir: &Path) -> Result<Vec<
     }
     Ok(paths)
 }
+
+/// An animated GIF (looping, 0.12 s per frame) of single images, each enlarged `scale` times.
+pub fn save_gif(frames: &[&[f32]], shape: ImageShape, scale: u32, path: &Path) -> Result<()> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame};
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
+        encoder.set_repeat(Repeat::Infinite).map_err(|e| AigcError::output(path, e))?;
+        for values in frames {
+            let image = grid_image(values, shape, 1);
+            let (w, h) = (image.width() * scale, image.height() * scale);
+            let rgba = image.resize_exact(w, h, image::imageops::FilterType::Nearest).to_rgba8();
+            let frame = Frame::from_parts(rgba, 0, 0, Delay::from_numer_denom_ms(120, 1));
+            encoder.encode_frame(frame).map_err(|e| AigcError::output(path, e))?;
+        }
+    }
+    write_atomic(path, &bytes)
+}

@@ -5,8 +5,8 @@ pub mod plot;
 pub mod runs;
 pub mod table;
 
-pub use grid::{grid_image, save_grid, save_images};
-pub use plot::plot_gan_losses;
+pub use grid::{grid_image, save_gif, save_grid, save_images};
+pub use plot::{plot_gan_losses, plot_vae_losses};
 pub use runs::{RunSummary, summarize_runs};
 pub use table::{EvaluatedRun, evaluated_runs, markdown_table};
 

@@ -28,6 +28,18 @@ pub fn plot_gan_losses(metrics: &[GanMetrics], path: &Path) -> Result<()> {
     plot_lines("GAN losses", "step", &series, path)
 }
 
+/// Plots a VAE's training loss (negative ELBO, its reconstruction and KL terms) and the held-out
+/// negative ELBO against the step.
+pub fn plot_vae_losses(metrics: &[crate::train::vae::VaeMetrics], heldout: &[(usize, f64)], path: &Path) -> Result<()> {
+    let series = [
+        ("train -ELBO", metrics.iter().map(|m| (m.step as f64, m.loss)).collect::<Vec<_>>(), RED),
+        ("reconstruction", metrics.iter().map(|m| (m.step as f64, m.reconstruction)).collect::<Vec<_>>(), BLUE),
+        ("KL", metrics.iter().map(|m| (m.step as f64, m.kl)).collect::<Vec<_>>(), GREEN),
+        ("held-out -ELBO", heldout.iter().map(|&(s, v)| (s as f64, v)).collect::<Vec<_>>(), BLACK),
+    ];
+    plot_lines("VAE losses (nats per image)", "step", &series, path)
+}
+
 fn plot_lines(title: &str, x_label: &str, series: &[(&str, Vec<(f64, f64)>, RGBColor)], path: &Path) -> Result<()> {
     ensure_font();
     let (width, height) = (800u32, 480u32);

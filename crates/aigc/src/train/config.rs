@@ -19,6 +19,9 @@ pub struct GanTrainConfig {
     /// Class-conditional: G gets a one-hot label beside z, D a projection head (needs labels).
     #[config(default = false)]
     pub conditional: bool,
+    /// DiffAugment (colour, translation, cutout) on real and generated images before every D pass.
+    #[config(default = false)]
+    pub diffaugment: bool,
     /// `mnist` (embedded digits), `fashion-mnist`, or a path (image folder, IDX folder or file).
     #[config(default = "String::from(\"mnist\")")]
     pub data: String,

@@ -18,6 +18,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use burn::optim::OptimizerRecord;
 
+use super::augment::{AugmentParams, diff_augment};
 use super::checkpoint::{TrainState, write_atomic};
 use super::config::{GanTrainConfig, to_toml};
 use super::ema;
@@ -83,6 +84,8 @@ pub struct GanTrainer<G: Generator, D: Discriminator> {
     pub state: TrainState,
     device: Device,
     permutation: (usize, Vec<usize>),
+    /// Image shape, for DiffAugment.
+    shape: Option<ImageShape>,
 }
 
 /// Builds the networks a config names, for images of `shape` (and `classes` labels when the
@@ -145,7 +148,17 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
             state: TrainState { step: 0, batches_seen: 0, rng_word_pos: 0, elapsed_s: 0.0 },
             device,
             permutation: (usize::MAX, Vec::new()),
+            shape: None,
         }
+    }
+
+    /// DiffAugment (when the config asks for it) of `[batch, image_dim]` images of `shape`.
+    fn augment(&mut self, x: Tensor<2>, shape: ImageShape) -> Tensor<2> {
+        if !self.config.diffaugment {
+            return x;
+        }
+        let params = AugmentParams::draw(x.dims()[0], shape, &mut self.noise);
+        diff_augment(x, shape, &params)
     }
 
     /// Noise for `batch` images, followed by their one-hot labels for a conditional generator.
@@ -185,7 +198,10 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
     /// and mean outputs.
     fn discriminator_step(&mut self, data: &DataSplits, measure: bool) -> (Tensor<2>, Option<Tensor<2>>, Option<[f64; 3]>) {
         let indices = self.next_indices(data.train.len());
+        let shape = data.train.shape;
+        self.shape = Some(shape);
         let real = data.train.batch(&indices, &self.device);
+        let real = self.augment(real, shape);
         let labels = self.batch_labels(data, &indices);
         let z = self.noise_batch(indices.len(), labels.as_ref());
         let fake = self.generator.generate(z);
@@ -197,7 +213,7 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
             (self.discriminator.score(real.clone(), labels.clone()), None)
         };
         // Detached: the D step must not back-propagate into G.
-        let fake_detached = fake.clone().detach();
+        let fake_detached = self.augment(fake.clone().detach(), shape);
         let d_fake = self.discriminator.score(fake_detached.clone(), labels.clone());
         if self.config.loss == GanLoss::WganGp {
             let epsilon = self.noise.uniform(indices.len());
@@ -233,6 +249,10 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
 
     /// One generator update through a fresh D pass on `fake` (still attached to G's graph).
     fn generator_step(&mut self, fake: Tensor<2>, labels: Option<Tensor<2>>, measure: bool) -> Option<f64> {
+        let fake = match self.shape {
+            Some(shape) => self.augment(fake, shape),
+            None => fake,
+        };
         let loss = self.config.loss.generator(self.discriminator.score(fake, labels));
         let value = measure.then(|| scalar(loss.clone()));
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
