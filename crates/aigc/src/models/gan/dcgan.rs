@@ -19,7 +19,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor};
 
-use super::critic::{CriticConv, CriticNorm, CriticNormLayer, ProjectionHead, leaky_relu_with_slope};
+use super::critic::{CriticConv, CriticNorm, CriticNormLayer, ProjectionHead, leaky_relu, leaky_relu_with_slope};
 use super::traits::{Discriminator, Generator};
 use crate::error::{AigcError, Result};
 
@@ -165,7 +165,7 @@ impl DcganDiscriminator {
             if i > 0 && !self.norms.is_empty() {
                 h = self.norms[i - 1].forward(h).0;
             }
-            h = burn::tensor::activation::leaky_relu(h, SLOPE);
+            h = leaky_relu(h, SLOPE);
         }
         self.head.forward(h.flatten(1, 3), labels)
     }

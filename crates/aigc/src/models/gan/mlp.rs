@@ -9,10 +9,10 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor};
 
-use super::critic::{ProjectionHead, leaky_relu_with_slope};
+use super::critic::{ProjectionHead, leaky_relu, leaky_relu_with_slope};
 use super::traits::{Discriminator, Generator};
 
 /// Linear layers `d_in → widths[0] → widths[1] → …`; returns them and the last width.
