@@ -67,43 +67,42 @@ pub enum TrainCommand {
     Vae(VaeArgs),
 }
 
+/// Flags every training command has.
 #[derive(Args, Debug)]
-pub struct VaeArgs {
-    /// mlp (784-400-20, PyTorch's example) or conv.
+pub struct RunArgs {
+    /// Network family: gan mlp (the article's) or dcgan (28, 32 or 64 px); vae mlp (784-400-20) or conv.
     #[arg(long)]
     pub arch: Option<String>,
-    /// Class-conditional VAE (labelled data): `aigc sample --class K` then picks the class.
+    /// Class-conditional model (labelled data): `aigc sample --class K` then picks the class.
     #[arg(long)]
     pub conditional: bool,
-    /// mnist, fashion-mnist, faces-100, or PATH (image folder, IDX folder or file).
+    /// mnist (embedded digits), fashion-mnist (Debian package), faces-100 (embedded LFW faces), or
+    /// PATH (image folder, IDX folder or file).
     #[arg(long)]
     pub data: Option<String>,
     /// Side of the square images the data is resized to (default 28).
     #[arg(long)]
     pub image_size: Option<u32>,
-    /// Optimisation steps.
+    /// Optimisation steps (a GAN: generator updates).
     #[arg(long, conflicts_with = "epochs")]
     pub steps: Option<usize>,
-    /// Passes over the training set (default 10).
+    /// Passes over the training set.
     #[arg(long)]
     pub epochs: Option<usize>,
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Adam learning rate (default 1e-3).
+    /// Learning rate (gan: 2e-4, 1e-4 for wgan-gp, 5e-5 for wgan; vae: 1e-3).
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Dimension of z (default 20).
-    #[arg(long)]
-    pub latent_dim: Option<usize>,
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Steps between prior-sample grids and held-out -ELBO evaluations.
+    /// Steps between sample grids (a VAE also evaluates its held-out -ELBO there).
     #[arg(long)]
     pub sample_every: Option<usize>,
     /// Steps between checkpoints.
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
-    /// Run directory (default runs/vae-TIMESTAMP).
+    /// Run directory (default runs/MODEL-TIMESTAMP).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the run in --out from its newest checkpoint.
@@ -117,58 +116,57 @@ pub struct VaeArgs {
     pub quiet: bool,
 }
 
-impl VaeArgs {
-    /// Overrides the config's fields with the flags given.
-    pub fn apply(&self, config: &mut VaeTrainConfig) {
-        if let Some(v) = &self.arch {
+/// Copies the flags of [`RunArgs`] that were given into a config with the same field names
+/// (`lr` is left to the caller: its type differs).
+macro_rules! apply_run_args {
+    ($run:expr, $config:expr) => {{
+        let (run, config) = ($run, $config);
+        if let Some(v) = &run.arch {
             config.arch = v.clone();
         }
-        if self.conditional {
+        if run.conditional {
             config.conditional = true;
         }
-        if let Some(v) = &self.data {
+        if let Some(v) = &run.data {
             config.data = v.clone();
         }
-        if let Some(v) = self.image_size {
+        if let Some(v) = run.image_size {
             config.image_size = v;
         }
-        if let Some(v) = self.steps {
+        if let Some(v) = run.steps {
             config.steps = Some(v);
             config.epochs = None;
         }
-        if let Some(v) = self.epochs {
+        if let Some(v) = run.epochs {
             config.epochs = Some(v);
             config.steps = None;
         }
-        if let Some(v) = self.batch_size {
+        if let Some(v) = run.batch_size {
             config.batch_size = v;
         }
-        if let Some(v) = self.lr {
-            config.lr = v;
-        }
-        if let Some(v) = self.latent_dim {
-            config.latent_dim = v;
-        }
-        if let Some(v) = self.seed {
+        if let Some(v) = run.seed {
             config.seed = v;
         }
-        if let Some(v) = self.sample_every {
+        if let Some(v) = run.sample_every {
             config.sample_every = v;
         }
-        if let Some(v) = self.checkpoint_every {
+        if let Some(v) = run.checkpoint_every {
             config.checkpoint_every = v;
         }
-    }
+    }};
 }
 
 #[derive(Args, Debug)]
 pub struct GanArgs {
-    /// Network family: mlp (the article's) or dcgan (28, 32 or 64 px).
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// r1 (non-saturating + R1 penalty, default), bce (plain non-saturating), hinge, wgan (weight
+    /// clipping, RMSProp, n_critic) or wgan-gp (gradient penalty, Adam, n_critic).
     #[arg(long)]
-    pub arch: Option<String>,
-    /// Class-conditional GAN (labelled data): `aigc sample --class K` then picks the class.
-    #[arg(long)]
-    pub conditional: bool,
+    pub loss: Option<String>,
+    /// R1 gradient-penalty weight (default 10 for r1, 0 otherwise; any loss may add it).
+    #[arg(long, allow_negative_numbers = true)]
+    pub r1_gamma: Option<f64>,
     /// DiffAugment (colour, translation, cutout) on real and generated images: for small data sets.
     #[arg(long)]
     pub diffaugment: bool,
@@ -178,67 +176,25 @@ pub struct GanArgs {
     /// dcgan critic normalisation: batch, layer or none (default batch; layer with a gradient penalty).
     #[arg(long)]
     pub critic_norm: Option<String>,
-    /// mnist (embedded digits), fashion-mnist (Debian package), faces-100 (embedded LFW faces), or
-    /// PATH (image folder, IDX folder or file).
-    #[arg(long)]
-    pub data: Option<String>,
-    /// r1 (non-saturating + R1 penalty, default), bce (plain non-saturating), hinge, wgan (weight
-    /// clipping, RMSProp, n_critic) or wgan-gp (gradient penalty, Adam, n_critic).
-    #[arg(long)]
-    pub loss: Option<String>,
-    /// Generator updates.
-    #[arg(long, conflicts_with = "epochs")]
-    pub steps: Option<usize>,
-    /// Passes over the training set.
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Learning rate (default 2e-4; 1e-4 for wgan-gp, 5e-5 for wgan).
-    #[arg(long, allow_negative_numbers = true)]
-    pub lr: Option<f64>,
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// R1 gradient-penalty weight (default 10 for r1, 0 otherwise; any loss may add it).
-    #[arg(long, allow_negative_numbers = true)]
-    pub r1_gamma: Option<f64>,
-    /// Side of the square images the data is resized to (default 28).
-    #[arg(long)]
-    pub image_size: Option<u32>,
-    /// Steps between sample grids.
-    #[arg(long)]
-    pub sample_every: Option<usize>,
-    /// Steps between checkpoints.
-    #[arg(long)]
-    pub checkpoint_every: Option<usize>,
     /// Steps between evaluations (KID/FID/precision/recall into metrics.jsonl; keeps best/).
     #[arg(long)]
     pub eval_every: Option<usize>,
-    /// Run directory (default runs/gan-TIMESTAMP).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Continue the run in --out from its newest checkpoint.
-    #[arg(long)]
-    pub resume: bool,
-    /// A TOML file with any of the config fields; flags override it.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 impl GanArgs {
     /// Overrides the config's fields with the flags given.
     pub fn apply(&self, config: &mut GanTrainConfig) -> aigc::Result<()> {
-        if let Some(v) = &self.arch {
-            config.arch = v.clone();
+        apply_run_args!(&self.run, &mut *config);
+        if self.run.lr.is_some() {
+            config.lr = self.run.lr;
         }
-        if let Some(v) = &self.data {
-            config.data = v.clone();
+        if let Some(v) = &self.loss {
+            config.loss = GanLoss::parse(v).ok_or_else(|| {
+                aigc::AigcError::bad_argument("--loss", format!("unknown loss {v:?}; expected {}", GanLoss::NAMES))
+            })?;
         }
-        if self.conditional {
-            config.conditional = true;
+        if self.r1_gamma.is_some() {
+            config.r1_gamma = self.r1_gamma;
         }
         if self.diffaugment {
             config.diffaugment = true;
@@ -251,44 +207,32 @@ impl GanArgs {
                 aigc::AigcError::bad_argument("--critic-norm", format!("unknown normalisation {v:?}; expected batch, layer or none"))
             })?);
         }
-        if let Some(v) = &self.loss {
-            config.loss = GanLoss::parse(v).ok_or_else(|| {
-                aigc::AigcError::bad_argument("--loss", format!("unknown loss {v:?}; expected {}", GanLoss::NAMES))
-            })?;
-        }
-        if let Some(v) = self.steps {
-            config.steps = Some(v);
-            config.epochs = None;
-        }
-        if let Some(v) = self.epochs {
-            config.epochs = Some(v);
-            config.steps = None;
-        }
-        if let Some(v) = self.batch_size {
-            config.batch_size = v;
-        }
-        if self.lr.is_some() {
-            config.lr = self.lr;
-        }
-        if let Some(v) = self.seed {
-            config.seed = v;
-        }
-        if self.r1_gamma.is_some() {
-            config.r1_gamma = self.r1_gamma;
-        }
-        if let Some(v) = self.image_size {
-            config.image_size = v;
-        }
-        if let Some(v) = self.sample_every {
-            config.sample_every = v;
-        }
-        if let Some(v) = self.checkpoint_every {
-            config.checkpoint_every = v;
-        }
         if self.eval_every.is_some() {
             config.eval_every = self.eval_every;
         }
         Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct VaeArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Dimension of z (default 20).
+    #[arg(long)]
+    pub latent_dim: Option<usize>,
+}
+
+impl VaeArgs {
+    /// Overrides the config's fields with the flags given.
+    pub fn apply(&self, config: &mut VaeTrainConfig) {
+        apply_run_args!(&self.run, &mut *config);
+        if let Some(v) = self.run.lr {
+            config.lr = v;
+        }
+        if let Some(v) = self.latent_dim {
+            config.latent_dim = v;
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use aigc::train::config::read_toml_config;
 use aigc::train::{GanTrainConfig, RunDir, TrainOptions, train_gan};
 use clap::Parser;
 
-use args::{BenchArgs, Cli, Command, EvalArgs, FeaturesCommand, GanArgs, SampleArgs, TrainCommand, VaeArgs};
+use args::{BenchArgs, Cli, Command, EvalArgs, FeaturesCommand, GanArgs, RunArgs, SampleArgs, TrainCommand, VaeArgs};
 
 /// mimalloc keeps freed tensor buffers for reuse; with the system allocator every training step
 /// returned megabytes to the OS and page-faulted them back (measured in `aigc bench w1`).
@@ -80,38 +80,42 @@ fn unix_time() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-fn train(args: GanArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("gan-{}", unix_time())));
-    let run_dir = RunDir::new(&out);
-    // The base config: the resumed run's own, else a --config file, else the defaults.
-    let mut config = if args.resume && run_dir.exists() {
-        load_run_config(&run_dir)?
-    } else {
-        GanTrainConfig::new()
-    };
-    if let Some(file) = &args.config {
+/// The config a training command starts from: the resumed run's own (`saved`), else a
+/// `--config` file over the defaults, then the flags (`apply`).
+fn base_config<T: serde::Serialize + serde::de::DeserializeOwned>(
+    run: &RunArgs,
+    out: &Path,
+    saved: impl FnOnce(&RunDir) -> aigc::Result<T>,
+    defaults: T,
+) -> aigc::Result<T> {
+    let run_dir = RunDir::new(out);
+    let mut config = if run.resume && run_dir.exists() { saved(&run_dir)? } else { defaults };
+    if let Some(file) = &run.config {
         config = read_toml_config(file, &config)?;
     }
+    Ok(config)
+}
+
+fn out_dir(run: &RunArgs, model: &str) -> PathBuf {
+    run.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{model}-{}", unix_time())))
+}
+
+fn train(args: GanArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    let out = out_dir(&args.run, "gan");
+    let mut config = base_config(&args.run, &out, load_run_config, GanTrainConfig::new())?;
     args.apply(&mut config)?;
-    let outcome = train_gan(&config, &out, &TrainOptions { resume: args.resume, quiet: args.quiet, device, feature_cache: None })?;
+    let options = TrainOptions { resume: args.run.resume, quiet: args.run.quiet, device, feature_cache: None };
+    let outcome = train_gan(&config, &out, &options)?;
     print_outcome(&outcome);
     Ok(())
 }
 
 fn train_vae(args: VaeArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
     use aigc::train::vae::{HeldoutElbo, VaeTrainConfig, train_vae};
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("vae-{}", unix_time())));
-    let run_dir = RunDir::new(&out);
-    let mut config = if args.resume && run_dir.exists() {
-        aigc::sample::load_vae_config(&run_dir)?
-    } else {
-        VaeTrainConfig::new()
-    };
-    if let Some(file) = &args.config {
-        config = read_toml_config(file, &config)?;
-    }
+    let out = out_dir(&args.run, "vae");
+    let mut config = base_config(&args.run, &out, aigc::sample::load_vae_config, VaeTrainConfig::new())?;
     args.apply(&mut config);
-    let options = TrainOptions { resume: args.resume, quiet: args.quiet, device, feature_cache: None };
+    let options = TrainOptions { resume: args.run.resume, quiet: args.run.quiet, device, feature_cache: None };
     let outcome = train_vae(&config, &out, &options)?;
     if let Some(h) = outcome.run.metrics().read::<HeldoutElbo>()?.last() {
         println!(

@@ -107,6 +107,36 @@ fn train_sample_resume_and_list() {
     assert!(out.status.success(), "{}", stderr(&out));
     let listing = stdout(&out);
     assert!(listing.contains("runs/tiny") && listing.contains("d_loss") && listing.contains(" 4 "), "{listing}");
+    // Without any eval.json, the report says what to run.
+    let out = aigc(&["report"], cwd);
+    assert!(out.status.success() && stdout(&out).contains("aigc eval --run"), "{}", stdout(&out));
+}
+
+#[test]
+fn conditional_dcgan_and_vae_train_sample_and_interpolate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let gan = ["train", "gan", "--arch", "dcgan", "--loss", "wgan-gp", "--conditional", "--diffaugment", "--steps", "1"];
+    let out = aigc(&[&gan[..], &["--batch-size", "4", "--out", "runs/cgan", "--quiet"]].concat(), cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One row per class (10 × 8) in the run's grid; `--class` draws one class.
+    let grid = image::open(cwd.join("runs/cgan/samples.png")).unwrap();
+    assert_eq!((grid.width(), grid.height()), (8 * 30 + 2, 10 * 30 + 2));
+    let out = aigc(&["sample", "--run", "runs/cgan", "--class", "7", "--n", "4", "--out", "sevens.png"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_clean_failure(&aigc(&["sample", "--run", "runs/cgan", "--class", "10"], cwd), &["--class", "0..9"]);
+
+    let out = aigc(&["train", "vae", "--arch", "conv", "--steps", "2", "--batch-size", "8", "--out", "runs/vae", "--quiet"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("held-out -ELBO"), "{}", stdout(&out));
+    assert!(cwd.join("runs/vae/reconstructions.png").is_file());
+    let out = aigc(&["sample", "--run", "runs/vae", "--interpolate", "--n", "30"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let strips = image::open(cwd.join("runs/vae/interpolation-seed1.png")).unwrap();
+    assert_eq!((strips.width(), strips.height()), (10 * 30 + 2, 3 * 30 + 2));
+    assert!(cwd.join("runs/vae/interpolation-seed1.gif").is_file());
+    assert_clean_failure(&aigc(&["sample", "--run", "runs/vae", "--class", "1"], cwd), &["--class", "not a conditional run"]);
+    assert_clean_failure(&aigc(&["train", "vae", "--arch", "gru", "--out", "r"], cwd), &["--arch", "mlp or conv"]);
 }
 
 #[test]
@@ -116,4 +146,8 @@ fn bench_prints_the_reference_result_line() {
     assert!(out.status.success(), "{}", stderr(&out));
     let line = stdout(&out);
     assert!(line.starts_with("RESULT aigc-burn-flex") && line.contains(" w1 median_ms=") && line.contains("params=2946577"), "{line}");
+    // W2 counts trainable parameters as PyTorch does (../shared/peers/SPEC.md).
+    let out = aigc(&["bench", "w2", "--steps", "1"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(" w2 median_ms=") && stdout(&out).contains("params=1932994"), "{}", stdout(&out));
 }

@@ -218,3 +218,34 @@ fn conditional_gan_follows_its_label() {
     let hits = probs.rows().filter(|p| aigc::eval::classifier::argmax(p) == 7).count();
     assert!(hits > 50, "{hits}/200 samples of class 7 look like a 7 (chance: 20)");
 }
+
+/// `aigc eval --baseline`: training images score near-perfectly (and count as copies), noise
+/// scores terribly; `aigc report` lists both with a run.
+#[test]
+fn baselines_bracket_the_metrics_and_the_report_lists_them() {
+    use aigc::eval::run_eval::{Baseline, evaluate_baseline};
+    let s = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    save_feature_network(&cache, "mnist", &s.data, &s.model, &s.report).unwrap();
+    let request = |out: &std::path::Path| EvalRequest {
+        run: out.to_path_buf(),
+        n: 300,
+        checkpoint: aigc::sample::CheckpointChoice::Latest,
+        seed: 1,
+        quiet: true,
+        cache: cache.clone(),
+    };
+    let runs = dir.path().join("runs");
+    let (real_dir, noise_dir) = (runs.join("baseline-real"), runs.join("baseline-noise"));
+    let real = evaluate_baseline(Baseline::Real, "mnist", 28, &real_dir, &request(&real_dir), &Device::flex()).unwrap();
+    let noise = evaluate_baseline(Baseline::Noise, "mnist", 28, &noise_dir, &request(&noise_dir), &Device::flex()).unwrap();
+    assert!(real.comparison.fid * 20.0 < noise.comparison.fid, "{} vs {}", real.comparison.fid, noise.comparison.fid);
+    assert_eq!(real.memorisation.copy_fraction, 1.0, "training images are copies of themselves");
+    assert_eq!(noise.memorisation.copy_fraction, 0.0);
+    assert!(real.coverage.as_ref().unwrap().covered == 10 && noise.coverage.as_ref().unwrap().covered <= 2);
+    let listed = aigc::report::evaluated_runs(&runs).unwrap();
+    let table = aigc::report::markdown_table(&listed);
+    assert!(table.contains("| baseline-noise |") && table.contains("| baseline-real |") && table.contains("100.00%"), "{table}");
+    assert!(Baseline::parse("copy").unwrap_err().to_string().contains("--baseline"));
+}

@@ -109,6 +109,24 @@ impl Checkpoints {
         Ok(found)
     }
 
+    /// Where a training job into `out` starts: the newest checkpoint with `resume`, nothing
+    /// without. Resuming without a checkpoint, or starting afresh over one, is refused with the
+    /// flag named.
+    pub fn resume_point(&self, resume: bool, out: &Path) -> Result<Option<(TrainState, PathBuf)>> {
+        let latest = self.latest()?;
+        match (&latest, resume) {
+            (None, true) => Err(AigcError::bad_argument(
+                "--resume",
+                format!("{}: no checkpoint to resume from", self.dir.display()),
+            )),
+            (Some(_), false) => Err(AigcError::bad_argument(
+                "--out",
+                format!("{} already holds a run; pass --resume to continue it, or choose another --out", out.display()),
+            )),
+            _ => Ok(latest),
+        }
+    }
+
     /// The newest committed checkpoint, if any.
     pub fn latest(&self) -> Result<Option<(TrainState, PathBuf)>> {
         match self.list()?.pop() {

@@ -24,7 +24,7 @@ use super::config::{GanTrainConfig, to_toml};
 use super::ema;
 use super::metrics::{EvalMetrics, GanMetrics};
 use super::progress::progress_bar;
-use super::rng::{NoiseRng, epoch_permutation};
+use super::rng::{BatchOrder, NoiseRng};
 use super::run::RunDir;
 use crate::data::{DataSource, DataSplits, ImageShape};
 use crate::error::{AigcError, Result};
@@ -83,7 +83,7 @@ pub struct GanTrainer<G: Generator, D: Discriminator> {
     noise: NoiseRng,
     pub state: TrainState,
     device: Device,
-    permutation: (usize, Vec<usize>),
+    order: BatchOrder,
     /// Image shape, for DiffAugment.
     shape: Option<ImageShape>,
 }
@@ -136,6 +136,7 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
     pub fn new(config: GanTrainConfig, generator: G, discriminator: D, device: Device) -> Self {
         let (g_optim, d_optim) = optimizers(&config);
         let noise = NoiseRng::new(config.seed);
+        let seed = config.seed;
         let generator_ema = (config.ema_decay > 0.0).then(|| generator.valid());
         Self {
             config,
@@ -147,7 +148,7 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
             noise,
             state: TrainState { step: 0, batches_seen: 0, rng_word_pos: 0, elapsed_s: 0.0 },
             device,
-            permutation: (usize::MAX, Vec::new()),
+            order: BatchOrder::new(seed),
             shape: None,
         }
     }
@@ -172,19 +173,6 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
         }
     }
 
-    /// The next training batch: epochs are seeded permutations, the last partial batch dropped.
-    fn next_indices(&mut self, n_train: usize) -> Vec<usize> {
-        let batch = self.config.batch_size.min(n_train);
-        let per_epoch = n_train / batch;
-        let epoch = self.state.batches_seen / per_epoch;
-        let offset = (self.state.batches_seen % per_epoch) * batch;
-        if self.permutation.0 != epoch {
-            self.permutation = (epoch, epoch_permutation(self.config.seed, epoch, n_train));
-        }
-        self.state.batches_seen += 1;
-        self.permutation.1[offset..offset + batch].to_vec()
-    }
-
     /// One-hot labels of training images, for a conditional GAN.
     fn batch_labels(&self, data: &DataSplits, indices: &[usize]) -> Option<Tensor<2>> {
         let classes = self.generator.classes();
@@ -197,7 +185,7 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
     /// One discriminator (critic) update. Returns G(z), its labels, and (when `measure`) the loss
     /// and mean outputs.
     fn discriminator_step(&mut self, data: &DataSplits, measure: bool) -> (Tensor<2>, Option<Tensor<2>>, Option<[f64; 3]>) {
-        let indices = self.next_indices(data.train.len());
+        let indices = self.order.next(&mut self.state.batches_seen, self.config.batch_size, data.train.len());
         let shape = data.train.shape;
         self.shape = Some(shape);
         let real = data.train.batch(&indices, &self.device);
@@ -469,22 +457,7 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
     }
     let run = RunDir::new(out);
     let checkpoints = run.checkpoints(config.keep_checkpoints);
-    let latest = checkpoints.latest()?;
-    match (&latest, options.resume) {
-        (None, true) => {
-            return Err(AigcError::bad_argument(
-                "--resume",
-                format!("{}: no checkpoint to resume from", checkpoints.dir().display()),
-            ));
-        }
-        (Some(_), false) => {
-            return Err(AigcError::bad_argument(
-                "--out",
-                format!("{} already holds a run; pass --resume to continue it, or choose another --out", out.display()),
-            ));
-        }
-        _ => {}
-    }
+    let latest = checkpoints.resume_point(options.resume, out)?;
     let device = options.device.clone().autodiff();
     device.seed(config.seed);
     if config.conditional && data.train.labels().is_none() {

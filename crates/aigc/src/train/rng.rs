@@ -45,3 +45,33 @@ pub fn epoch_permutation(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
     indices.shuffle(&mut rng);
     indices
 }
+
+/// Which training images each batch holds: every epoch is a seeded permutation, cut into batches
+/// (the last partial batch of an epoch is dropped). Its position is the checkpointed
+/// `batches_seen`, so it needs no saved state of its own.
+#[derive(Debug, Clone)]
+pub struct BatchOrder {
+    seed: u64,
+    /// The current epoch and its permutation.
+    cached: Option<(usize, Vec<usize>)>,
+}
+
+impl BatchOrder {
+    pub fn new(seed: u64) -> Self {
+        Self { seed, cached: None }
+    }
+
+    /// The indices of batch number `batches_seen` (then advances it), for `n_train` images.
+    pub fn next(&mut self, batches_seen: &mut usize, batch_size: usize, n_train: usize) -> Vec<usize> {
+        let batch = batch_size.min(n_train).max(1);
+        let per_epoch = (n_train / batch).max(1);
+        let epoch = *batches_seen / per_epoch;
+        let offset = (*batches_seen % per_epoch) * batch;
+        if self.cached.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            self.cached = Some((epoch, epoch_permutation(self.seed, epoch, n_train)));
+        }
+        *batches_seen += 1;
+        let permutation = &self.cached.as_ref().expect("set above").1;
+        permutation[offset..offset + batch].to_vec()
+    }
+}

@@ -15,7 +15,7 @@ use super::checkpoint::{TrainState, write_atomic};
 use super::config::to_toml;
 use super::gan::{GENERATOR_FILE, GRID_SIDE, SampleLabels, TrainOptions, TrainOutcome, fixed_noise, generate_values, load_module, one_hot};
 use super::progress::progress_bar;
-use super::rng::{NoiseRng, epoch_permutation};
+use super::rng::{BatchOrder, NoiseRng};
 use super::run::RunDir;
 use crate::data::{DataSource, DataSplits};
 use crate::error::{AigcError, Result};
@@ -131,7 +131,7 @@ pub struct VaeTrainer {
     noise: NoiseRng,
     pub state: TrainState,
     device: Device,
-    permutation: (usize, Vec<usize>),
+    order: BatchOrder,
 }
 
 fn adam() -> ModuleOptimizer {
@@ -143,6 +143,7 @@ impl VaeTrainer {
     /// A fresh trainer; `device` must have autodiff enabled.
     pub fn new(config: VaeTrainConfig, model: Vae, device: Device) -> Self {
         let noise = NoiseRng::new(config.seed);
+        let seed = config.seed;
         Self {
             config,
             model,
@@ -150,20 +151,8 @@ impl VaeTrainer {
             noise,
             state: TrainState { step: 0, batches_seen: 0, rng_word_pos: 0, elapsed_s: 0.0 },
             device,
-            permutation: (usize::MAX, Vec::new()),
+            order: BatchOrder::new(seed),
         }
-    }
-
-    fn next_indices(&mut self, n_train: usize) -> Vec<usize> {
-        let batch = self.config.batch_size.min(n_train);
-        let per_epoch = n_train / batch;
-        let epoch = self.state.batches_seen / per_epoch;
-        let offset = (self.state.batches_seen % per_epoch) * batch;
-        if self.permutation.0 != epoch {
-            self.permutation = (epoch, epoch_permutation(self.config.seed, epoch, n_train));
-        }
-        self.state.batches_seen += 1;
-        self.permutation.1[offset..offset + batch].to_vec()
     }
 
     fn labels(&self, data: &crate::data::ImageDataset, indices: &[usize], device: &Device) -> Option<Tensor<2>> {
@@ -176,7 +165,7 @@ impl VaeTrainer {
 
     /// One Adam step on a training batch. Returns the metrics when `measure`.
     pub fn step(&mut self, data: &DataSplits, measure: bool) -> Option<VaeMetrics> {
-        let indices = self.next_indices(data.train.len());
+        let indices = self.order.next(&mut self.state.batches_seen, self.config.batch_size, data.train.len());
         let x = data.train.batch(&indices, &self.device);
         let labels = self.labels(&data.train, &indices, &self.device);
         let latent = self.model.latent_dim();
@@ -293,19 +282,7 @@ pub fn train_vae(config: &VaeTrainConfig, out: &Path, options: &TrainOptions) ->
     }
     let run = RunDir::new(out);
     let checkpoints = run.checkpoints(config.keep_checkpoints);
-    let latest = checkpoints.latest()?;
-    match (&latest, options.resume) {
-        (None, true) => {
-            return Err(AigcError::bad_argument("--resume", format!("{}: no checkpoint to resume from", checkpoints.dir().display())));
-        }
-        (Some(_), false) => {
-            return Err(AigcError::bad_argument(
-                "--out",
-                format!("{} already holds a run; pass --resume to continue it, or choose another --out", out.display()),
-            ));
-        }
-        _ => {}
-    }
+    let latest = checkpoints.resume_point(options.resume, out)?;
     let device = options.device.clone().autodiff();
     device.seed(config.seed);
     let model = build_vae_for(config, &data, &device)?;
