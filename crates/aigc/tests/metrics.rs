@@ -100,3 +100,24 @@ fn class_coverage_counts_modes() {
     assert_eq!(collapsed.covered, 1);
     assert!(collapsed.kl_to_data > 2.0, "{}", collapsed.kl_to_data);
 }
+
+/// The blocked matrix-product nearest-neighbour search agrees with brute force (indices exactly,
+/// distances to float precision), across block boundaries (9,000 references > one block).
+#[test]
+fn nearest_neighbours_match_brute_force() {
+    use aigc::eval::nearest::nearest_neighbours;
+    let data = aigc::data::embedded::mnist_digits().unwrap();
+    let reference = data.train;
+    let samples: Vec<f32> = data.heldout.batch_values(&(0..40).collect::<Vec<_>>());
+    let all = reference.batch_values(&(0..reference.len()).collect::<Vec<_>>());
+    let found = nearest_neighbours(&samples, 784, &reference);
+    for (s, &(index, distance)) in samples.chunks_exact(784).zip(&found) {
+        let (best, squared) = all
+            .chunks_exact(784)
+            .map(|r| s.iter().zip(r).map(|(a, b)| ((a - b) * (a - b)) as f64).sum::<f64>())
+            .enumerate()
+            .fold((0, f64::INFINITY), |b, (i, d)| if d < b.1 { (i, d) } else { b });
+        assert_eq!(index, best);
+        assert!((distance as f64 - squared.sqrt()).abs() < 1e-3, "{distance} vs {}", squared.sqrt());
+    }
+}
