@@ -19,14 +19,14 @@ use burn::tensor::{Device, Tensor, TensorData};
 use burn::optim::OptimizerRecord;
 
 use super::augment::{AugmentParams, diff_augment};
-use super::checkpoint::{TrainState, write_atomic};
+use super::checkpoint::TrainState;
 use super::config::{GanTrainConfig, to_toml};
 use super::ema;
 use super::metrics::{EvalMetrics, GanMetrics};
 use super::progress::progress_bar;
 use super::rng::{BatchOrder, NoiseRng};
 use super::run::RunDir;
-use crate::data::{DataSource, DataSplits, ImageShape};
+use crate::data::{DataSplits, ImageShape};
 use crate::error::{AigcError, Result};
 use crate::models::gan::{
     DcganConfig, GanLoss, Discriminator, GanDiscriminator, GanGenerator, Generator, MlpDiscriminatorConfig, MlpGeneratorConfig,
@@ -451,21 +451,12 @@ pub fn generate_many<G: Generator>(generator: &G, n: usize, seed: u64, labels: S
 /// Trains a GAN into run directory `out` (see [`RunDir`]).
 pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
     config.validate()?;
-    let data = DataSource::parse(&config.data).load(config.image_size)?;
-    if data.train.len() < 2 {
-        return Err(AigcError::bad_argument("--data", format!("{}: needs at least 2 training images", config.data)));
-    }
+    let data = super::load_training_data(&config.data, config.image_size, config.conditional, "GAN")?;
     let run = RunDir::new(out);
     let checkpoints = run.checkpoints(config.keep_checkpoints);
     let latest = checkpoints.resume_point(options.resume, out)?;
     let device = options.device.clone().autodiff();
     device.seed(config.seed);
-    if config.conditional && data.train.labels().is_none() {
-        return Err(AigcError::bad_argument(
-            "--conditional",
-            format!("{}: a class-conditional GAN needs labelled data (IDX labels or one subfolder per class)", config.data),
-        ));
-    }
     let (generator, discriminator) = build_gan(config, data.train.shape, data.train.class_names.len(), &device)?;
     let total = config.total_steps(data.train.len());
     let mut trainer = GanTrainer::new(config.clone(), generator, discriminator, device.clone());
@@ -474,8 +465,7 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
         run.metrics().truncate_after(trainer.state.step)?;
         tracing::info!(step = trainer.state.step, checkpoint = %dir.display(), "resuming");
     }
-    write_atomic(&run.config(), to_toml(config).as_bytes())?;
-    std::fs::create_dir_all(run.samples_dir()).map_err(|e| AigcError::io(run.samples_dir(), e))?;
+    run.start(&to_toml(config))?;
 
     // A conditional run's grids show one class per row.
     let grid_rows = match trainer.generator.classes() {

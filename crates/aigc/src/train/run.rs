@@ -68,6 +68,14 @@ impl RunDir {
         self.root.join("generator.safetensors")
     }
 
+    /// Writes the run's config (atomically) and creates its sample folder: the start of every
+    /// training job, fresh or resumed.
+    pub fn start(&self, config_toml: &str) -> crate::error::Result<()> {
+        super::checkpoint::write_atomic(&self.config(), config_toml.as_bytes())?;
+        let samples = self.samples_dir();
+        std::fs::create_dir_all(&samples).map_err(|e| crate::error::AigcError::io(&samples, e))
+    }
+
     /// Whether this folder holds a run (a saved config).
     pub fn exists(&self) -> bool {
         self.config().is_file()

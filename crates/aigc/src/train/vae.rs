@@ -11,13 +11,13 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord}
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{TrainState, write_atomic};
+use super::checkpoint::TrainState;
 use super::config::to_toml;
 use super::gan::{GENERATOR_FILE, GRID_SIDE, SampleLabels, TrainOptions, TrainOutcome, fixed_noise, generate_values, load_module, one_hot};
 use super::progress::progress_bar;
 use super::rng::{BatchOrder, NoiseRng};
 use super::run::RunDir;
-use crate::data::{DataSource, DataSplits};
+use crate::data::DataSplits;
 use crate::error::{AigcError, Result};
 use crate::models::vae::{Vae, build_vae, logits_to_images, vae_loss};
 use crate::report;
@@ -270,16 +270,7 @@ pub fn reconstruction_grid(model: &Vae, data: &DataSplits, n: usize, device: &De
 /// Trains a VAE into run directory `out`.
 pub fn train_vae(config: &VaeTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
     config.validate()?;
-    let data = DataSource::parse(&config.data).load(config.image_size)?;
-    if data.train.len() < 2 {
-        return Err(AigcError::bad_argument("--data", format!("{}: needs at least 2 training images", config.data)));
-    }
-    if config.conditional && data.train.labels().is_none() {
-        return Err(AigcError::bad_argument(
-            "--conditional",
-            format!("{}: a class-conditional VAE needs labelled data (IDX labels or one subfolder per class)", config.data),
-        ));
-    }
+    let data = super::load_training_data(&config.data, config.image_size, config.conditional, "VAE")?;
     let run = RunDir::new(out);
     let checkpoints = run.checkpoints(config.keep_checkpoints);
     let latest = checkpoints.resume_point(options.resume, out)?;
@@ -292,8 +283,7 @@ pub fn train_vae(config: &VaeTrainConfig, out: &Path, options: &TrainOptions) ->
         run.metrics().truncate_after(trainer.state.step)?;
         tracing::info!(step = trainer.state.step, checkpoint = %dir.display(), "resuming");
     }
-    write_atomic(&run.config(), to_toml(config).as_bytes())?;
-    std::fs::create_dir_all(run.samples_dir()).map_err(|e| AigcError::io(run.samples_dir(), e))?;
+    run.start(&to_toml(config))?;
 
     let total = config.total_steps(data.train.len());
     let shape = data.train.shape;
