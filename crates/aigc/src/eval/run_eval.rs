@@ -297,17 +297,14 @@ pub fn evaluate_run(request: &EvalRequest, device: &Device) -> Result<EvalReport
     let loaded = RunGenerator::load(&run, request.checkpoint, device)?;
     let splits = DataSource::parse(&loaded.data).load(loaded.image_size)?;
     let generated = loaded.generate(request.n, request.seed, crate::train::gan::SampleLabels::Balanced, device);
-    let images = EvalImages { data_name: &loaded.data, splits: &splits, generated: &generated, step: loaded.step };
-    let mut report = evaluate_images(&images, &request.run, request, device)?;
-    let classes = loaded.classes();
-    if classes > 0 && !report.comparison.predicted.is_empty() {
-        let hits = report.comparison.predicted.iter().enumerate().filter(|&(i, &p)| p == i % classes).count();
-        report.label_accuracy = Some(hits as f64 / report.comparison.predicted.len() as f64);
-        let path = request.run.join("eval.json");
-        let json = serde_json::to_vec_pretty(&report).map_err(|e| AigcError::output(&path, e))?;
-        write_atomic(&path, &json)?;
-    }
-    Ok(report)
+    let images = EvalImages {
+        data_name: &loaded.data,
+        splits: &splits,
+        generated: &generated,
+        step: loaded.step,
+        classes: loaded.classes(),
+    };
+    evaluate_images(&images, &request.run, request, device)
 }
 
 /// What a baseline puts in the generator's place.
@@ -356,7 +353,7 @@ pub fn evaluate_baseline(
         Baseline::Noise => (0..request.n * dim).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
     };
     std::fs::create_dir_all(out).map_err(|e| AigcError::io(out, e))?;
-    let images = EvalImages { data_name, splits: &splits, generated: &generated, step: 0 };
+    let images = EvalImages { data_name, splits: &splits, generated: &generated, step: 0, classes: 0 };
     evaluate_images(&images, out, request, device)
 }
 
@@ -366,6 +363,9 @@ struct EvalImages<'a> {
     splits: &'a DataSplits,
     generated: &'a [f32],
     step: usize,
+    /// Classes of a conditional generator, whose image `i` was generated for class `i mod
+    /// classes` (0: unconditional).
+    classes: usize,
 }
 
 /// Every measure of `aigc eval`, written to `out/eval.json` (and `out/eval-closest-pairs.png`).
@@ -382,13 +382,18 @@ fn evaluate_images(images: &EvalImages, out: &Path, request: &EvalRequest, devic
     let comparison = compare_sets(&extractor, &splits.heldout.batch_values(&all), images.generated, request.seed);
     let coverage = labelled
         .then(|| class_coverage(&comparison.predicted, &class_distribution(&splits.train, network_report.classes)));
+    let classes = images.classes;
+    let label_accuracy = (classes > 0 && !comparison.predicted.is_empty()).then(|| {
+        let hits = comparison.predicted.iter().enumerate().filter(|&(i, &p)| p == i % classes).count();
+        hits as f64 / comparison.predicted.len() as f64
+    });
     let report = EvalReport {
         run: out.to_path_buf(),
         step: images.step,
         feature_network: network_report,
         comparison,
         coverage,
-        label_accuracy: None,
+        label_accuracy,
         memorisation: memorisation(images.generated, splits, &out.join("eval-closest-pairs.png"))?,
     };
     let path = out.join("eval.json");

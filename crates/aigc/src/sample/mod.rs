@@ -13,8 +13,9 @@ use burn::module::Module;
 
 use crate::models::gan::{GanGenerator, Generator};
 use crate::models::vae::Vae;
-use crate::train::gan::{GENERATOR_EMA_FILE, GENERATOR_FILE, SampleLabels, build_gan, generate_many, load_module};
-use crate::train::vae::{VAE_MODEL, VaeTrainConfig, build_vae_for};
+use crate::models::vae::build_vae;
+use crate::train::gan::{GENERATOR_EMA_FILE, GENERATOR_FILE, SampleLabels, build_gan, dataset_labels, generate_many, load_module};
+use crate::train::vae::{VAE_MODEL, VaeTrainConfig};
 use crate::train::{GanTrainConfig, RunDir};
 use burn::tensor::Tensor;
 
@@ -181,10 +182,11 @@ impl RunGenerator {
             }
             RunKind::Vae => {
                 let config = load_vae_config(run)?;
-                let splits = DataSource::parse(&config.data).load(config.image_size)?;
-                let model = build_vae_for(&config, &splits, device)?;
+                let (shape, classes) = run_image_shape(&config.data, config.image_size)?;
+                let classes = if config.conditional { classes } else { 0 };
+                let model = build_vae(&config.arch, shape, config.latent_dim, classes, device)?;
                 let model = load_module(model.valid(), &dir.join(GENERATOR_FILE))?;
-                (config.data, config.image_size, SampleModel::Vae(model), splits.train.shape)
+                (config.data, config.image_size, SampleModel::Vae(model), shape)
             }
         };
         Ok(Self { kind, data, image_size, shape, generator, step: state.step })
@@ -213,10 +215,7 @@ impl RunGenerator {
                 let a: Vec<usize> = (0..rows).map(|r| pick(2 * r)).collect();
                 let b: Vec<usize> = (0..rows).map(|r| pick(2 * r + 1)).collect();
                 let encode = |idx: &[usize]| {
-                    let labels = (vae.classes() > 0).then(|| {
-                        let l: Vec<usize> = idx.iter().map(|&i| splits.heldout.label(i).unwrap_or(0) as usize).collect();
-                        crate::train::gan::one_hot(&l, vae.classes(), device)
-                    });
+                    let labels = dataset_labels(&splits.heldout, idx, vae.classes(), device);
                     to_vec(vae.encode(splits.heldout.batch(idx, device), labels).0)
                 };
                 (encode(&a), encode(&b))

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{AigcError, Result};
-use crate::models::gan::{CriticNorm, DCGAN_SIZES, GanLoss};
+use crate::models::gan::{CriticNorm, GanLoss};
 
 /// Everything that defines a GAN training run.
 #[derive(Config, Debug, PartialEq)]
@@ -145,11 +145,8 @@ impl GanTrainConfig {
         if self.arch != "mlp" && self.arch != "dcgan" {
             return bad("--arch", &format!("unknown architecture {:?}, expected mlp or dcgan", self.arch));
         }
-        if self.arch == "dcgan" && !DCGAN_SIZES.contains(&(self.image_size as usize)) {
-            return bad(
-                "--image-size",
-                &format!("the dcgan architecture is defined for {DCGAN_SIZES:?} px images, got {}", self.image_size),
-            );
+        if self.arch == "dcgan" {
+            crate::models::gan::dcgan::check_image_size(self.image_size as usize)?;
         }
         if self.image_size == 0 {
             return bad("--image-size", "must be at least 1");

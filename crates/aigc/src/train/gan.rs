@@ -26,7 +26,7 @@ use super::metrics::{EvalMetrics, GanMetrics};
 use super::progress::progress_bar;
 use super::rng::{BatchOrder, NoiseRng};
 use super::run::RunDir;
-use crate::data::{DataSplits, ImageShape};
+use crate::data::{DataSplits, ImageDataset, ImageShape};
 use crate::error::{AigcError, Result};
 use crate::models::gan::{
     DcganConfig, GanLoss, Discriminator, GanDiscriminator, GanGenerator, Generator, MlpDiscriminatorConfig, MlpGeneratorConfig,
@@ -84,8 +84,6 @@ pub struct GanTrainer<G: Generator, D: Discriminator> {
     pub state: TrainState,
     device: Device,
     order: BatchOrder,
-    /// Image shape, for DiffAugment.
-    shape: Option<ImageShape>,
 }
 
 /// Builds the networks a config names, for images of `shape` (and `classes` labels when the
@@ -149,7 +147,6 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
             state: TrainState { step: 0, batches_seen: 0, rng_word_pos: 0, elapsed_s: 0.0 },
             device,
             order: BatchOrder::new(seed),
-            shape: None,
         }
     }
 
@@ -173,28 +170,18 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
         }
     }
 
-    /// One-hot labels of training images, for a conditional GAN.
-    fn batch_labels(&self, data: &DataSplits, indices: &[usize]) -> Option<Tensor<2>> {
-        let classes = self.generator.classes();
-        (classes > 0).then(|| {
-            let labels: Vec<usize> = indices.iter().map(|&i| data.train.label(i).unwrap_or(0) as usize).collect();
-            one_hot(&labels, classes, &self.device)
-        })
-    }
-
     /// One discriminator (critic) update. Returns G(z), its labels, and (when `measure`) the loss
     /// and mean outputs.
     fn discriminator_step(&mut self, data: &DataSplits, measure: bool) -> (Tensor<2>, Option<Tensor<2>>, Option<[f64; 3]>) {
         let indices = self.order.next(&mut self.state.batches_seen, self.config.batch_size, data.train.len());
         let shape = data.train.shape;
-        self.shape = Some(shape);
         let real = data.train.batch(&indices, &self.device);
         let real = self.augment(real, shape);
-        let labels = self.batch_labels(data, &indices);
+        let labels = dataset_labels(&data.train, &indices, self.generator.classes(), &self.device);
         let z = self.noise_batch(indices.len(), labels.as_ref());
         let fake = self.generator.generate(z);
         let r1_gamma = self.config.r1_gamma();
-        let (d_real, mut penalty) = if r1_gamma > 0.0 {
+        let (d_real, r1) = if r1_gamma > 0.0 {
             let (score, input_gradient) = self.discriminator.score_with_input_gradient(real.clone(), labels.clone());
             (score, Some(r1_penalty(input_gradient, r1_gamma)))
         } else {
@@ -203,20 +190,16 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
         // Detached: the D step must not back-propagate into G.
         let fake_detached = self.augment(fake.clone().detach(), shape);
         let d_fake = self.discriminator.score(fake_detached.clone(), labels.clone());
+        let mut loss = self.config.loss.discriminator_smoothed(d_real.clone(), d_fake.clone(), self.config.label_smoothing);
+        if let Some(r1) = r1 {
+            loss = loss + r1;
+        }
         if self.config.loss == GanLoss::WganGp {
             let epsilon = self.noise.uniform(indices.len());
             let epsilon = Tensor::<2>::from_data(TensorData::new(epsilon, [indices.len(), 1]), &self.device);
             let mixed = real.clone() * epsilon.clone() + fake_detached * epsilon.neg().add_scalar(1.0);
             let (_, input_gradient) = self.discriminator.score_with_input_gradient(mixed, labels.clone());
-            let gp = gradient_penalty(input_gradient, self.config.gp_lambda);
-            penalty = Some(match penalty {
-                Some(p) => p + gp,
-                None => gp,
-            });
-        }
-        let mut loss = self.config.loss.discriminator_smoothed(d_real.clone(), d_fake.clone(), self.config.label_smoothing);
-        if let Some(penalty) = penalty {
-            loss = loss + penalty;
+            loss = loss + gradient_penalty(input_gradient, self.config.gp_lambda);
         }
         let measured = measure.then(|| {
             let (r, f) = if self.config.loss.is_logit() {
@@ -236,11 +219,8 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
     }
 
     /// One generator update through a fresh D pass on `fake` (still attached to G's graph).
-    fn generator_step(&mut self, fake: Tensor<2>, labels: Option<Tensor<2>>, measure: bool) -> Option<f64> {
-        let fake = match self.shape {
-            Some(shape) => self.augment(fake, shape),
-            None => fake,
-        };
+    fn generator_step(&mut self, fake: Tensor<2>, labels: Option<Tensor<2>>, shape: ImageShape, measure: bool) -> Option<f64> {
+        let fake = self.augment(fake, shape);
         let loss = self.config.loss.generator(self.discriminator.score(fake, labels));
         let value = measure.then(|| scalar(loss.clone()));
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
@@ -277,7 +257,7 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
         } else {
             fake
         };
-        let g_loss = self.generator_step(fake, labels, measure);
+        let g_loss = self.generator_step(fake, labels, data.train.shape, measure);
         self.state.step += 1;
         self.state.rng_word_pos = self.noise.word_pos();
         let per_epoch = (data.train.len() / self.config.batch_size.min(data.train.len())).max(1);
@@ -391,6 +371,15 @@ pub fn fixed_noise(seed: u64, n: usize, latent_dim: usize, device: &Device) -> T
     Tensor::from_data(TensorData::new(values, [n, latent_dim]), device)
 }
 
+/// One-hot labels `[indices.len(), classes]` of images of `data`, for a conditional model
+/// (`None` when `classes` is 0, i.e. the model is unconditional).
+pub fn dataset_labels(data: &ImageDataset, indices: &[usize], classes: usize, device: &Device) -> Option<Tensor<2>> {
+    (classes > 0).then(|| {
+        let labels: Vec<usize> = indices.iter().map(|&i| data.label(i).unwrap_or(0) as usize).collect();
+        one_hot(&labels, classes, device)
+    })
+}
+
 /// Which labels a conditional generator gets when sampling (ignored when unconditional).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SampleLabels {
@@ -428,9 +417,12 @@ pub fn with_labels<G: Generator>(generator: &G, z: Tensor<2>, labels: SampleLabe
 /// Generates images without autodiff from `[n, latent_dim]` noise: returns `[n, image_dim]`
 /// values in [-1, 1].
 pub fn generate_values<G: Generator>(generator: &G, z: Tensor<2>, labels: SampleLabels) -> Vec<f32> {
-    let generator = generator.valid();
-    let input = with_labels(&generator, z.without_autodiff(), labels, 0);
-    let images = generator.generate(input);
+    generate_chunk(&generator.valid(), z.without_autodiff(), labels, 0)
+}
+
+/// Images `offset..offset + z.rows` of a sample, from a generator without autodiff.
+fn generate_chunk<G: Generator>(generator: &G, z: Tensor<2>, labels: SampleLabels, offset: usize) -> Vec<f32> {
+    let images = generator.generate(with_labels(generator, z, labels, offset));
     images.into_data().try_into_vec::<f32>().unwrap_or_default()
 }
 
@@ -442,8 +434,7 @@ pub fn generate_many<G: Generator>(generator: &G, n: usize, seed: u64, labels: S
     for start in (0..n).step_by(500) {
         let count = 500.min(n - start);
         let z = fixed_noise(seed.wrapping_add(start as u64), count, generator.latent_dim(), device);
-        let images = generator.generate(with_labels(&generator, z, labels, start));
-        values.extend(images.into_data().try_into_vec::<f32>().unwrap_or_default());
+        values.extend(generate_chunk(&generator, z, labels, start));
     }
     values
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::TrainState;
 use super::config::to_toml;
-use super::gan::{GENERATOR_FILE, GRID_SIDE, SampleLabels, TrainOptions, TrainOutcome, fixed_noise, generate_values, load_module, one_hot};
+use super::gan::{GENERATOR_FILE, GRID_SIDE, SampleLabels, TrainOptions, TrainOutcome, dataset_labels, fixed_noise, generate_values, load_module};
 use super::progress::progress_bar;
 use super::rng::{BatchOrder, NoiseRng};
 use super::run::RunDir;
@@ -155,19 +155,11 @@ impl VaeTrainer {
         }
     }
 
-    fn labels(&self, data: &crate::data::ImageDataset, indices: &[usize], device: &Device) -> Option<Tensor<2>> {
-        let classes = self.model.classes();
-        (classes > 0).then(|| {
-            let labels: Vec<usize> = indices.iter().map(|&i| data.label(i).unwrap_or(0) as usize).collect();
-            one_hot(&labels, classes, device)
-        })
-    }
-
     /// One Adam step on a training batch. Returns the metrics when `measure`.
     pub fn step(&mut self, data: &DataSplits, measure: bool) -> Option<VaeMetrics> {
         let indices = self.order.next(&mut self.state.batches_seen, self.config.batch_size, data.train.len());
         let x = data.train.batch(&indices, &self.device);
-        let labels = self.labels(&data.train, &indices, &self.device);
+        let labels = dataset_labels(&data.train, &indices, self.model.classes(), &self.device);
         let latent = self.model.latent_dim();
         let eps = Tensor::from_data(TensorData::new(self.noise.normal(indices.len() * latent), [indices.len(), latent]), &self.device);
         let output = self.model.forward(x.clone(), labels, eps);
@@ -201,7 +193,7 @@ impl VaeTrainer {
         let all: Vec<usize> = (0..data.heldout.len()).collect();
         for chunk in all.chunks(500) {
             let x = data.heldout.batch(chunk, device);
-            let labels = self.labels(&data.heldout, chunk, device);
+            let labels = dataset_labels(&data.heldout, chunk, model.classes(), device);
             let eps = Tensor::from_data(TensorData::new(noise.normal(chunk.len() * latent), [chunk.len(), latent]), device);
             let loss = vae_loss(&model.forward(x.clone(), labels, eps), x);
             let weight = chunk.len() as f64;
@@ -247,10 +239,7 @@ pub fn reconstruction_grid(model: &Vae, data: &DataSplits, n: usize, device: &De
     let model = model.valid();
     let indices: Vec<usize> = (0..n.min(data.heldout.len())).collect();
     let x = data.heldout.batch(&indices, device);
-    let labels = (model.classes() > 0).then(|| {
-        let l: Vec<usize> = indices.iter().map(|&i| data.heldout.label(i).unwrap_or(0) as usize).collect();
-        one_hot(&l, model.classes(), device)
-    });
+    let labels = dataset_labels(&data.heldout, &indices, model.classes(), device);
     let (mu, _) = model.encode(x, labels.clone());
     let z = match labels {
         Some(labels) => Tensor::cat(vec![mu, labels], 1),
@@ -294,7 +283,6 @@ pub fn train_vae(config: &VaeTrainConfig, out: &Path, options: &TrainOptions) ->
     let bar = progress_bar(total as u64, trainer.state.step.min(total) as u64, options.quiet, "steps");
     let started = Instant::now();
     let base_elapsed = trainer.state.elapsed_s;
-    let mut last_loss = None;
     while trainer.state.step < total {
         let next = trainer.state.step + 1;
         let measure = next % config.log_every == 0 || next == total;
@@ -309,7 +297,6 @@ pub fn train_vae(config: &VaeTrainConfig, out: &Path, options: &TrainOptions) ->
             }
             metrics.append(&m)?;
             bar.set_message(format!("-ELBO {:.1} (rec {:.1} KL {:.1})", m.loss, m.reconstruction, m.kl));
-            last_loss = Some(m.loss);
         }
         bar.set_position(trainer.state.step as u64);
         let step = trainer.state.step;
@@ -328,9 +315,6 @@ pub fn train_vae(config: &VaeTrainConfig, out: &Path, options: &TrainOptions) ->
     let heldout: Vec<(usize, f64)> = metrics.read::<HeldoutElbo>()?.iter().map(|h| (h.step, h.heldout_nelbo)).collect();
     report::plot_vae_losses(&metrics.read::<VaeMetrics>()?, &heldout, &run.loss_plot())?;
     report::save_safetensors(&trainer.model, &run.generator_safetensors())?;
-    if let Some(loss) = last_loss {
-        tracing::debug!(loss, "last training -ELBO");
-    }
     Ok(TrainOutcome {
         samples: run.final_samples(),
         run,

@@ -40,6 +40,11 @@ fn layout(image_size: usize) -> Result<(usize, Vec<usize>, Vec<usize>)> {
     }
 }
 
+/// Checks that the DCGAN family is defined for `image_size` (the error names `--image-size`).
+pub fn check_image_size(image_size: usize) -> Result<()> {
+    layout(image_size).map(|_| ())
+}
+
 #[derive(Config, Debug)]
 pub struct DcganConfig {
     #[config(default = 100)]
@@ -80,11 +85,6 @@ pub struct DcganDiscriminator {
 const SLOPE: f64 = 0.2;
 
 impl DcganConfig {
-    /// Checks that the image size has a layout.
-    pub fn validate(&self) -> Result<()> {
-        layout(self.image_size).map(|_| ())
-    }
-
     pub fn init_generator(&self, device: &Device) -> Result<DcganGenerator> {
         let (start, widths, _) = layout(self.image_size)?;
         let conv_init = Initializer::Normal { mean: 0.0, std: 0.02 };
