@@ -10,6 +10,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod models;
+pub mod ops;
 pub mod report;
 pub mod sample;
 pub mod train;

@@ -10,10 +10,10 @@
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::module::conv_transpose2d;
-use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+
+use crate::ops::conv::{Window, conv2d, conv_transpose2d};
 
 /// LeakyReLU and its slope (1 where the input is positive, `alpha` elsewhere), as a constant.
 /// Computed as `pre ⊙ slope`: the same values and gradients as burn's `leaky_relu`, whose
@@ -83,26 +83,18 @@ impl CriticConv {
         Self { conv, stride, padding }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.conv.forward(x)
+    fn window(&self) -> Window {
+        Window { kernel: self.conv.kernel_size, stride: [self.stride; 2], padding: [self.padding; 2] }
     }
 
-    /// ∂(Σ out ⊙ grad)/∂x for an input of spatial size `input_hw`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        conv2d(x, self.conv.weight.val(), self.conv.bias.as_ref().map(|b| b.val()), self.window())
+    }
+
+    /// ∂(Σ out ⊙ grad)/∂x for an input of spatial size `input_hw`: the transposed convolution,
+    /// whose output padding fills the rows a strided forward pass never read.
     pub fn input_gradient(&self, grad: Tensor<4>, input_hw: [usize; 2]) -> Tensor<4> {
-        let [_, _, h_out, w_out] = grad.dims();
-        let k = self.conv.kernel_size;
-        let (s, p) = (self.stride, self.padding);
-        // The transposed convolution yields (out − 1)·s − 2p + k; output padding fills the rest
-        // (rows the strided forward pass never read).
-        let extra = |input: usize, out: usize, k: usize| input - ((out - 1) * s + k - 2 * p);
-        let options = ConvTransposeOptions::new(
-            [s, s],
-            [p, p],
-            [extra(input_hw[0], h_out, k[0]), extra(input_hw[1], w_out, k[1])],
-            [1, 1],
-            1,
-        );
-        conv_transpose2d(grad, self.conv.weight.val(), None, options)
+        conv_transpose2d(grad, self.conv.weight.val(), None, self.window(), input_hw)
     }
 }
 

@@ -15,6 +15,8 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
+
+use crate::ops::conv::conv_transpose2d_module;
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor};
@@ -145,7 +147,7 @@ impl DcganGenerator {
         let mut x = relu(self.project_norm.forward(x));
         let last = self.ups.len() - 1;
         for (i, up) in self.ups.iter().enumerate() {
-            x = up.forward(x);
+            x = conv_transpose2d_module(up, x);
             x = if i < last { relu(self.norms[i].forward(x)) } else { tanh(x) };
         }
         x.flatten(1, 3)

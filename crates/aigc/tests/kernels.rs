@@ -1,0 +1,174 @@
+//! The im2col convolution kernels (`aigc::ops::conv`), in f64: im2col and col2im are adjoint;
+//! convolution and transposed convolution equal burn's own, values and gradients; the gradients
+//! equal central finite differences.
+
+use aigc::burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as burn_conv2d};
+use aigc::burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use aigc::burn::tensor::{Device, FloatDType, Tensor, TensorData};
+use aigc::ops::conv::{Window, col2im, conv_transpose2d, conv2d, im2col, pixel_image, pixel_rows};
+
+/// Every test in this binary runs in f64; the Flex device is configured once, before first use.
+fn f64_device() -> Device {
+    static CONFIGURED: std::sync::Once = std::sync::Once::new();
+    CONFIGURED.call_once(|| {
+        let mut device = Device::flex();
+        device.configure(FloatDType::F64).expect("configured before any tensor exists");
+    });
+    Device::flex().autodiff()
+}
+
+/// A deterministic, irregular tensor (no two neighbouring entries alike).
+fn tensor<const D: usize>(shape: [usize; D], seed: usize, device: &Device) -> Tensor<D> {
+    let n: usize = shape.iter().product();
+    let values: Vec<f64> = (0..n).map(|i| (((i + seed) * 7919 % 997) as f64 / 997.0) - 0.5).collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    t.into_data().convert::<f64>().try_into_vec::<f64>().unwrap()
+}
+
+fn assert_close(name: &str, a: &[f64], b: &[f64], tol: f64) {
+    assert_eq!(a.len(), b.len(), "{name}: lengths differ");
+    let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= tol * scale, "{name}[{i}]: {x} vs {y}");
+    }
+}
+
+/// (window, input [B, C, H, W]): square and non-square images, strides 1 and 2, with and
+/// without padding, a kernel wider than the padding.
+fn cases() -> Vec<(Window, [usize; 4])> {
+    vec![
+        (Window::square(4, 2, 1), [2, 3, 8, 8]),
+        (Window::square(3, 1, 1), [2, 2, 5, 7]),
+        (Window::square(5, 2, 2), [1, 3, 9, 6]),
+        (Window { kernel: [2, 3], stride: [1, 2], padding: [0, 1] }, [2, 2, 6, 7]),
+    ]
+}
+
+#[test]
+fn col2im_is_the_adjoint_of_im2col() {
+    let device = f64_device();
+    for (w, image) in cases() {
+        let x = tensor(image, 1, &device);
+        let cols = im2col(x.clone(), w);
+        let c = tensor(cols.dims(), 2, &device);
+        let lhs = values((cols * c.clone()).sum())[0];
+        let rhs = values((x * col2im(c, image, w)).sum())[0];
+        assert!((lhs - rhs).abs() < 1e-10 * lhs.abs().max(1.0), "{w:?}: <im2col x, c> {lhs} vs <x, col2im c> {rhs}");
+    }
+}
+
+#[test]
+fn pixel_rows_round_trip_and_gradient() {
+    let device = f64_device();
+    let x = tensor([2, 3, 4, 5], 3, &device).require_grad();
+    let rows = pixel_rows(x.clone());
+    assert_eq!(rows.dims(), [2 * 4 * 5, 3]);
+    assert_close("permute", &values(rows.clone()), &values(x.clone().permute([0, 2, 3, 1]).reshape([40, 3])), 0.0);
+    assert_close("round trip", &values(pixel_image(rows.clone(), [2, 3, 4, 5])), &values(x.clone()), 0.0);
+    let r = tensor([40, 3], 4, &device);
+    let grads = (rows * r.clone()).sum().backward();
+    assert_close("gradient", &values(x.grad(&grads).unwrap()), &values(pixel_image(r, [2, 3, 4, 5])), 0.0);
+}
+
+#[test]
+fn conv2d_matches_burn_in_values_and_gradients() {
+    let device = f64_device();
+    for (w, [b, c, h, wd]) in cases() {
+        let o = 4;
+        let x = tensor([b, c, h, wd], 1, &device).require_grad();
+        let weight = tensor([o, c, w.kernel[0], w.kernel[1]], 2, &device).require_grad();
+        let bias = tensor([o], 3, &device).require_grad();
+        let ours = conv2d(x.clone(), weight.clone(), Some(bias.clone()), w);
+        let theirs = burn_conv2d(x.clone(), weight.clone(), Some(bias.clone()), ConvOptions::new(w.stride, w.padding, [1, 1], 1));
+        assert_eq!(ours.dims(), theirs.dims(), "{w:?}");
+        assert_close(&format!("{w:?} output"), &values(ours.clone()), &values(theirs.clone()), 1e-12);
+        let r = tensor(ours.dims(), 4, &device);
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_theirs = (theirs * r).sum().backward();
+        for (name, a, b) in [
+            ("x", x.grad(&g_ours).unwrap().flatten::<1>(0, 3), x.grad(&g_theirs).unwrap().flatten::<1>(0, 3)),
+            ("weight", weight.grad(&g_ours).unwrap().flatten::<1>(0, 3), weight.grad(&g_theirs).unwrap().flatten::<1>(0, 3)),
+            ("bias", bias.grad(&g_ours).unwrap(), bias.grad(&g_theirs).unwrap()),
+        ] {
+            assert_close(&format!("{w:?} d{name}"), &values(a), &values(b), 1e-12);
+        }
+    }
+}
+
+#[test]
+fn conv_transpose2d_matches_burn_in_values_and_gradients() {
+    let device = f64_device();
+    // (window, input, output size): output padding 0 and 1.
+    let cases = [
+        (Window::square(4, 2, 1), [2, 3, 4, 4], [8, 8]),
+        (Window::square(3, 2, 1), [2, 2, 4, 3], [8, 6]),
+        (Window::square(3, 1, 1), [1, 3, 5, 6], [5, 6]),
+    ];
+    for (w, [b, c, h, wd], out_hw) in cases {
+        let o = 5;
+        let x = tensor([b, c, h, wd], 1, &device).require_grad();
+        let weight = tensor([c, o, w.kernel[0], w.kernel[1]], 2, &device).require_grad();
+        let bias = tensor([o], 3, &device).require_grad();
+        let extra = [0, 1].map(|a| out_hw[a] + 2 * w.padding[a] - ((x.dims()[2 + a] - 1) * w.stride[a] + w.kernel[a]));
+        let ours = conv_transpose2d(x.clone(), weight.clone(), Some(bias.clone()), w, out_hw);
+        let theirs = burn_conv_transpose2d(
+            x.clone(),
+            weight.clone(),
+            Some(bias.clone()),
+            ConvTransposeOptions::new(w.stride, w.padding, extra, [1, 1], 1),
+        );
+        assert_eq!(ours.dims(), [b, o, out_hw[0], out_hw[1]], "{w:?}");
+        assert_eq!(ours.dims(), theirs.dims(), "{w:?}");
+        assert_close(&format!("{w:?} output"), &values(ours.clone()), &values(theirs.clone()), 1e-12);
+        let r = tensor(ours.dims(), 4, &device);
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_theirs = (theirs * r).sum().backward();
+        for (name, a, b) in [
+            ("x", x.grad(&g_ours).unwrap().flatten::<1>(0, 3), x.grad(&g_theirs).unwrap().flatten::<1>(0, 3)),
+            ("weight", weight.grad(&g_ours).unwrap().flatten::<1>(0, 3), weight.grad(&g_theirs).unwrap().flatten::<1>(0, 3)),
+            ("bias", bias.grad(&g_ours).unwrap(), bias.grad(&g_theirs).unwrap()),
+        ] {
+            assert_close(&format!("{w:?} d{name}"), &values(a), &values(b), 1e-12);
+        }
+    }
+}
+
+/// Central differences of L = Σ r ⊙ f(x, W) for a few entries of x and W, for both ops.
+#[test]
+fn gradients_match_finite_differences() {
+    let device = f64_device();
+    let w = Window::square(4, 2, 1);
+    let ops: [(&str, [usize; 4], [usize; 4], Box<dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>>); 2] = [
+        ("conv2d", [2, 3, 6, 6], [4, 3, 4, 4], Box::new(move |x, k| conv2d(x, k, None, w))),
+        ("conv_transpose2d", [2, 3, 3, 3], [3, 4, 4, 4], Box::new(move |x, k| conv_transpose2d(x, k, None, w, [6, 6]))),
+    ];
+    for (name, x_shape, k_shape, f) in ops {
+        let x = tensor(x_shape, 1, &device);
+        let k = tensor(k_shape, 2, &device);
+        let r = tensor(f(x.clone(), k.clone()).dims(), 3, &device);
+        let loss = |x: Tensor<4>, k: Tensor<4>| values((f(x, k) * r.clone()).sum())[0];
+        let (xg, kg) = (x.clone().require_grad(), k.clone().require_grad());
+        let grads = (f(xg.clone(), kg.clone()) * r.clone()).sum().backward();
+        for (which, analytic, base) in [("x", values(xg.grad(&grads).unwrap()), &x), ("W", values(kg.grad(&grads).unwrap()), &k)] {
+            let n = analytic.len();
+            for i in [0, n / 3, n / 2, n - 1] {
+                let eps = 1e-6;
+                let bump = |delta: f64| {
+                    let mut v = values(base.clone());
+                    v[i] += delta;
+                    Tensor::<4>::from_data(TensorData::new(v, base.dims()), &device)
+                };
+                let (plus, minus) = if which == "x" {
+                    (loss(bump(eps), k.clone()), loss(bump(-eps), k.clone()))
+                } else {
+                    (loss(x.clone(), bump(eps)), loss(x.clone(), bump(-eps)))
+                };
+                let numeric = (plus - minus) / (2.0 * eps);
+                assert!((numeric - analytic[i]).abs() < 1e-6, "{name} d{which}[{i}]: analytic {} vs numeric {numeric}", analytic[i]);
+            }
+        }
+    }
+}
