@@ -57,6 +57,12 @@ pub enum Command {
     },
     /// Time a reference workload (prints the RESULT line of ../shared/peers/torch_ref.py).
     Bench(BenchArgs),
+    /// Generate text from a trained language model, streaming it to the terminal.
+    Generate(GenerateArgs),
+    /// Write classical Chinese poems of a fixed form with a model trained on tang-poems.
+    Poem(PoemArgs),
+    /// Talk with a character of a play-formatted corpus (e.g. shakespeare), as another character.
+    Chat(ChatArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,6 +71,8 @@ pub enum TrainCommand {
     Gan(GanArgs),
     /// A variational autoencoder.
     Vae(VaeArgs),
+    /// A character-level language model (GPT) on a text corpus.
+    Text(TextArgs),
 }
 
 /// Flags every training command has.
@@ -267,7 +275,7 @@ pub struct SampleArgs {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workload of ../shared/peers/SPEC.md: w1 (MLP GAN) or w2 (DCGAN-28).
+    /// Workload of ../shared/peers/SPEC.md: w1 (MLP GAN), w2 (DCGAN-28), w3 (char-LSTM) or w4 (baby GPT).
     pub workload: String,
     /// Timed iterations (after 5 warm-up iterations).
     #[arg(long, default_value_t = 30)]
@@ -332,4 +340,177 @@ pub enum FeaturesCommand {
         #[arg(long)]
         quiet: bool,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct TextArgs {
+    /// Model: gpt (nanoGPT's architecture), lstm or gru.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// shakespeare (embedded plays), tang-poems (embedded Tang poems), or PATH (a UTF-8 text
+    /// file or a folder of .txt files).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Optimisation steps (default 2000).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Sequences per batch (default 12).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Context window in characters (default 64).
+    #[arg(long)]
+    pub block_size: Option<usize>,
+    #[arg(long)]
+    pub n_layer: Option<usize>,
+    #[arg(long)]
+    pub n_head: Option<usize>,
+    /// Embedding width (GPT: the model width).
+    #[arg(long)]
+    pub n_embd: Option<usize>,
+    /// Hidden units per LSTM/GRU layer (default 512).
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Peak learning rate (default 1e-3, cosine-decayed to a tenth).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Steps between train/validation loss estimates (default 250).
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    /// Steps between checkpoints (default 500).
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// Run directory (default runs/text-TIMESTAMP).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in --out from its newest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// A TOML file with any of the config fields; flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl TextArgs {
+    pub fn apply(&self, config: &mut aigc::train::text::TextTrainConfig) {
+        let set = |field: &mut usize, v: Option<usize>| {
+            if let Some(v) = v {
+                *field = v;
+            }
+        };
+        if let Some(v) = &self.arch {
+            config.arch = v.clone();
+        }
+        if let Some(v) = &self.data {
+            config.data = v.clone();
+        }
+        set(&mut config.steps, self.steps);
+        set(&mut config.batch_size, self.batch_size);
+        set(&mut config.block_size, self.block_size);
+        set(&mut config.n_layer, self.n_layer);
+        set(&mut config.n_head, self.n_head);
+        set(&mut config.n_embd, self.n_embd);
+        set(&mut config.hidden, self.hidden);
+        set(&mut config.eval_every, self.eval_every);
+        set(&mut config.checkpoint_every, self.checkpoint_every);
+        if let Some(v) = self.dropout {
+            config.dropout = v;
+        }
+        if let Some(v) = self.lr {
+            config.min_lr = config.min_lr * v / config.lr;
+            config.lr = v;
+        }
+        if let Some(v) = self.seed {
+            config.seed = v;
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// The run directory of a language model.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Text to continue (default: a newline).
+    #[arg(long, default_value = "\n")]
+    pub prompt: String,
+    #[arg(long, default_value_t = 500)]
+    pub max_tokens: usize,
+    /// Number of samples (seeds seed, seed+1, ...).
+    #[arg(long, default_value_t = 1)]
+    pub n: usize,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+}
+
+/// How tokens are drawn (shared by generate, poem and chat).
+#[derive(Args, Debug)]
+pub struct SamplingArgs {
+    /// Softmax temperature; 0 is greedy.
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f64,
+    /// Sample from the k most likely tokens only (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Sample from the smallest set of tokens whose probability reaches p (1 = all).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Use the checkpoint with the lowest validation loss instead of the newest.
+    #[arg(long)]
+    pub best: bool,
+}
+
+impl SamplingArgs {
+    pub fn config(&self) -> aigc::Result<aigc::sample::text::SamplingConfig> {
+        let config = aigc::sample::text::SamplingConfig { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PoemArgs {
+    /// The run directory of a model trained on tang-poems.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// 五言绝句, 七言绝句, 五言律诗 or 七言律诗 (traditional spellings too).
+    #[arg(long, default_value = "五言绝句")]
+    pub form: String,
+    /// First character of the poem.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// First characters of the lines (藏头诗), e.g. 春夏秋冬.
+    #[arg(long)]
+    pub acrostic: Option<String>,
+    /// Number of poems (seeds seed, seed+1, ...).
+    #[arg(long, default_value_t = 1)]
+    pub n: usize,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    /// The run directory of a model trained on play-formatted text (e.g. shakespeare).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The character you speak as.
+    #[arg(long = "as")]
+    pub user: String,
+    /// The character the model answers as.
+    #[arg(long = "with")]
+    pub bot: String,
+    /// Longest reply in characters.
+    #[arg(long, default_value_t = 400)]
+    pub max_tokens: usize,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
 }

@@ -11,7 +11,7 @@ use aigc::train::config::read_toml_config;
 use aigc::train::{GanTrainConfig, RunDir, TrainOptions, train_gan};
 use clap::Parser;
 
-use args::{BenchArgs, Cli, Command, EvalArgs, FeaturesCommand, GanArgs, RunArgs, SampleArgs, TrainCommand, VaeArgs};
+use args::{BenchArgs, ChatArgs, Cli, Command, EvalArgs, FeaturesCommand, GanArgs, GenerateArgs, PoemArgs, RunArgs, SampleArgs, TextArgs, TrainCommand, VaeArgs};
 
 /// mimalloc keeps freed tensor buffers for reuse; with the system allocator every training step
 /// returned megabytes to the OS and page-faulted them back (measured in `aigc bench w1`).
@@ -50,6 +50,10 @@ fn run(cli: Cli) -> aigc::Result<()> {
         Command::Demo { out, quiet } => demo(&out, quiet, device),
         Command::Train { model: TrainCommand::Gan(args) } => train(args, device),
         Command::Train { model: TrainCommand::Vae(args) } => train_vae(args, device),
+        Command::Train { model: TrainCommand::Text(args) } => train_text(args, device),
+        Command::Generate(args) => generate(args, device),
+        Command::Poem(args) => poem(args, device),
+        Command::Chat(args) => chat(args, device),
         Command::Sample(args) => sample(args, device),
         Command::Runs { dir } => runs(&dir),
         Command::Report { dir } => report(&dir),
@@ -96,9 +100,20 @@ fn base_config<T: serde::Serialize + serde::de::DeserializeOwned>(
     saved: impl FnOnce(&RunDir) -> aigc::Result<T>,
     defaults: T,
 ) -> aigc::Result<T> {
+    config_for(run.resume, run.config.as_deref(), out, saved, defaults)
+}
+
+/// The config of a run: the saved one when resuming, else `defaults`; then a `--config` file.
+fn config_for<T: serde::Serialize + serde::de::DeserializeOwned>(
+    resume: bool,
+    file: Option<&Path>,
+    out: &Path,
+    saved: impl FnOnce(&RunDir) -> aigc::Result<T>,
+    defaults: T,
+) -> aigc::Result<T> {
     let run_dir = RunDir::new(out);
-    let mut config = if run.resume && run_dir.exists() { saved(&run_dir)? } else { defaults };
-    if let Some(file) = &run.config {
+    let mut config = if resume && run_dir.exists() { saved(&run_dir)? } else { defaults };
+    if let Some(file) = file {
         config = read_toml_config(file, &config)?;
     }
     Ok(config)
@@ -137,6 +152,122 @@ fn train_vae(args: VaeArgs, device: aigc::burn::tensor::Device) -> aigc::Result<
     println!("reconstructions: {}", outcome.run.root().join("reconstructions.png").display());
     println!("losses:          {}", outcome.run.loss_plot().display());
     println!("interpolate:     aigc sample --run {} --interpolate", outcome.run.root().display());
+    Ok(())
+}
+
+fn train_text(args: TextArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use aigc::train::text::{TextTrainConfig, train_text};
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("text-{}", unix_time())));
+    let saved = |run: &RunDir| read_toml_config(&run.config(), &TextTrainConfig::new());
+    let mut config = config_for(args.resume, args.config.as_deref(), &out, saved, TextTrainConfig::new())?;
+    args.apply(&mut config);
+    let options = TrainOptions { resume: args.resume, quiet: args.quiet, device, feature_cache: None };
+    let outcome = train_text(&config, &out, &options)?;
+    if let Some(e) = &outcome.last_eval {
+        println!(
+            "step {}: train loss {:.4}, validation loss {:.4} nats/char ({:.3} bits/char)",
+            e.step, e.train_loss, e.val_loss, e.val_bpc
+        );
+    }
+    if let Some(best) = outcome.best_val_loss {
+        println!("best validation loss {best:.4} (checkpoint in best/)");
+    }
+    println!("trained {} steps in {:.0} s", outcome.steps, outcome.elapsed_s);
+    println!("run:      {}", outcome.run.root().display());
+    println!("generate: aigc generate --run {} --prompt \"ROMEO:\"", outcome.run.root().display());
+    Ok(())
+}
+
+fn generate(args: GenerateArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use std::io::Write;
+    use aigc::sample::text::generate;
+    let sampling = args.sampling.config()?;
+    let (_, vocab, model) = aigc::train::text::load_text_run(&args.run, args.sampling.best, &device)?;
+    let prompt = vocab.encode(&args.prompt, "--prompt")?;
+    if prompt.is_empty() {
+        return Err(aigc::AigcError::bad_argument("--prompt", "must not be empty"));
+    }
+    let mut stdout = std::io::stdout().lock();
+    for i in 0..args.n {
+        if args.n > 1 {
+            let _ = writeln!(stdout, "--- sample {} (seed {}) ---", i + 1, args.sampling.seed + i as u64);
+        }
+        let _ = write!(stdout, "{}", args.prompt);
+        generate(&model, &prompt, args.max_tokens, sampling, args.sampling.seed + i as u64, &device, |t| {
+            let _ = write!(stdout, "{}", vocab.decode(&[t]));
+            let _ = stdout.flush();
+        });
+        let _ = writeln!(stdout);
+    }
+    Ok(())
+}
+
+fn poem(args: PoemArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use aigc::apps::poem::{PoemForm, PoemRequest, copied_line_fraction, write_poem};
+    let (config, vocab, model) = aigc::train::text::load_text_run(&args.run, args.sampling.best, &device)?;
+    let single = |flag: &str, s: &Option<String>| -> aigc::Result<Option<char>> {
+        match s.as_deref().map(|s| s.chars().collect::<Vec<_>>()) {
+            None => Ok(None),
+            Some(c) if c.len() == 1 => Ok(Some(c[0])),
+            Some(_) => Err(aigc::AigcError::bad_argument(flag, "expects one character")),
+        }
+    };
+    let form = PoemForm::parse(&args.form)?;
+    let mut poems = Vec::new();
+    for i in 0..args.n {
+        let request = PoemRequest {
+            form,
+            start: single("--start", &args.start)?,
+            acrostic: args.acrostic.as_deref().unwrap_or("").chars().collect(),
+            sampling: args.sampling.config()?,
+            seed: args.sampling.seed + i as u64,
+        };
+        let poem = write_poem(&model, &vocab, &request, &device)?;
+        for line in poem.split_inclusive(['，', '。']) {
+            println!("{line}");
+        }
+        println!();
+        poems.push(poem);
+    }
+    let corpus = aigc::data::text::TextCorpus::load(&config.data)?;
+    println!("form: {} of {} match {} ({} lines × {} characters)", poems.iter().filter(|p| form.matches(p)).count(), poems.len(), args.form, form.lines, form.chars);
+    println!("lines copied verbatim from the training poems: {:.1}%", 100.0 * copied_line_fraction(&poems, &corpus.train));
+    if let Some(e) = aigc::train::RunDir::new(&args.run).metrics().read::<aigc::train::text::TextEval>()?.last() {
+        println!("held-out perplexity {:.1} per character (validation loss {:.3} nats at step {})", e.val_loss.exp(), e.val_loss, e.step);
+    }
+    Ok(())
+}
+
+fn chat(args: ChatArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use std::io::{BufRead, Write};
+    use aigc::apps::chat::{Chat, speakers};
+    let (config, vocab, model) = aigc::train::text::load_text_run(&args.run, args.sampling.best, &device)?;
+    let corpus = aigc::data::text::TextCorpus::load(&config.data)?;
+    let mut chat = Chat::new(&model, &vocab, &args.user, &args.bot, &speakers(&corpus.train), args.sampling.config()?, args.sampling.seed, &device)?;
+    chat.max_reply = args.max_tokens;
+    eprintln!(
+        "A character-level model of {}'s dialogue: you are {}, it answers as {}. It continues the script; it does not understand you. Empty line or Ctrl-D ends.",
+        config.data, chat.user, chat.bot
+    );
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout();
+    loop {
+        eprint!("{}> ", chat.user);
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).map_err(|e| aigc::AigcError::io("<stdin>", e))? == 0 || line.trim().is_empty() {
+            break;
+        }
+        let _ = write!(stdout, "{}: ", chat.bot);
+        match chat.reply(&line, |c| {
+            let _ = write!(stdout, "{c}");
+            let _ = stdout.flush();
+        }) {
+            Ok(_) => {
+                let _ = writeln!(stdout);
+            }
+            Err(e) => eprintln!("\nerror: {e}"),
+        }
+    }
     Ok(())
 }
 
@@ -204,7 +335,10 @@ fn report(dir: &Path) -> aigc::Result<()> {
 
 fn bench_cmd(args: BenchArgs, device_name: &str, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
     let framework = bench::framework_label(&device_name);
-    let result = bench::gan_workload(&args.workload, args.steps, &device, &framework)?;
+    let result = match args.workload.as_str() {
+        "w3" | "w4" => bench::lm_workload(&args.workload, args.steps, &device, &framework)?,
+        other => bench::gan_workload(other, args.steps, &device, &framework)?,
+    };
     println!("{}", result.result_line());
     Ok(())
 }

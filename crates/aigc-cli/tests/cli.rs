@@ -30,6 +30,10 @@ fn bad_flags_are_explained() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
     assert_clean_failure(&aigc(&["train", "gan", "--loss", "hinge2"], cwd), &["--loss", "wgan-gp or r1"]);
+    assert_clean_failure(&aigc(&["train", "text", "--arch", "rnn", "--out", "t"], cwd), &["--arch", "gpt, lstm or gru"]);
+    assert_clean_failure(&aigc(&["train", "text", "--data", "nope.txt", "--out", "t"], cwd), &["nope.txt", "not found"]);
+    assert_clean_failure(&aigc(&["generate", "--run", "missing-run"], cwd), &["missing-run", "not found"]);
+    assert_clean_failure(&aigc(&["poem", "--run", "missing-run", "--form", "宋词"], cwd), &["missing-run"]);
     // A model size the data cannot have without resizing (the DCGAN is defined for 28, 32, 64 px).
     let dcgan_25 = aigc(&["train", "gan", "--arch", "dcgan", "--data", "faces-100", "--image-size", "25", "--out", "r"], cwd);
     assert_clean_failure(&dcgan_25, &["--image-size", "28, 32, 64", "25"]);
@@ -48,7 +52,7 @@ fn bad_flags_are_explained() {
     }
     assert_clean_failure(&aigc(&["sample", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
     assert_clean_failure(&aigc(&["train", "gan", "--resume", "--out", "fresh"], cwd), &["--resume", "no checkpoint"]);
-    assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1 or w2"]);
+    assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1, w2, w3 or w4"]);
     assert_clean_failure(&aigc(&["eval", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
     assert_clean_failure(&aigc(&["eval", "--run", "r", "--checkpoint", "newest"], cwd), &["--checkpoint", "latest, best or a step"]);
     assert_clean_failure(&aigc(&["features", "train", "--data", "no/such"], cwd), &["no/such", "not found"]);

@@ -5,6 +5,11 @@
 //! W2: the same loop with the 28 px DCGAN (BatchNorm in G and D, training mode).
 //! aigc's loop reuses the D step's G(z) for the G step (one G forward per iteration), so compare
 //! with `TORCH_BENCH_GAN_REUSE_FAKE=1 torch_ref.py w1|w2` (equal work).
+//! W3: char-LSTM (embedding 65→128, two LSTM layers of 512, linear head), batch 32 × 128
+//! characters, cross-entropy and an AdamW step with PyTorch's defaults.
+//! W4: nanoGPT's CPU model (vocab 65, context 64, batch 12, 4 layers, 4 heads, 128 dims, untied
+//! head, no dropout), cross-entropy and an AdamW step with PyTorch's defaults (lr 1e-3, β (0.9,
+//! 0.999), ε 1e-8, weight decay 0.01), on eight cycled batches of random tokens.
 
 use std::time::Instant;
 
@@ -79,7 +84,7 @@ pub fn gan_workload(workload: &str, steps: usize, device: &Device, framework: &s
     let arch = match workload {
         "w1" => "mlp",
         "w2" => "dcgan",
-        other => return Err(AigcError::bad_argument("workload", format!("unknown workload {other:?}; expected w1 or w2"))),
+        other => return Err(AigcError::bad_argument("workload", format!("unknown workload {other:?}; expected w1, w2, w3 or w4"))),
     };
     // The reference does plain BCE: no R1 penalty, no weight averaging, BatchNorm in the critic.
     let config = GanTrainConfig::new()
@@ -106,5 +111,51 @@ pub fn gan_workload(workload: &str, steps: usize, device: &Device, framework: &s
             times_ms.push(start.elapsed().as_secs_f64() * 1e3);
         }
     }
+    Ok(BenchResult { framework: framework.into(), workload: workload.into(), times_ms, params })
+}
+
+/// Runs W3 (`w3`) or W4 (`w4`) for `steps` timed iterations after [`WARMUP`].
+pub fn lm_workload(workload: &str, steps: usize, device: &Device, framework: &str) -> Result<BenchResult> {
+    use burn::module::Module;
+    use burn::optim::{AdamWConfig, GradientsParams};
+    use burn::tensor::{Int, Tensor, TensorData};
+
+    use crate::models::lm::{GptConfig, LanguageModel, RnnLmConfig};
+    use crate::train::text::cross_entropy;
+
+    if steps == 0 {
+        return Err(AigcError::bad_argument("--steps", "must be at least 1"));
+    }
+    let device = device.clone().autodiff();
+    device.seed(0);
+    let vocab = 65;
+    let (block, batch, mut model) = match workload {
+        "w3" => (128, 32, LanguageModel::Rnn(RnnLmConfig::new(vocab).with_n_embd(128).with_hidden(512).with_n_layer(2).init(&device))),
+        "w4" => (64, 12, LanguageModel::Gpt(GptConfig::new(vocab).with_tie_weights(false).init(&device))),
+        other => return Err(AigcError::bad_argument("workload", format!("unknown language workload {other:?}; expected w3 or w4"))),
+    };
+    let params = crate::models::trainable_params(&model);
+    let mut optim = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(0.01).init();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let pool: Vec<(Tensor<2, Int>, Tensor<2, Int>)> = (0..8)
+        .map(|_| {
+            let ids: Vec<i64> = (0..batch * (block + 1)).map(|_| rng.random_range(0..vocab as i64)).collect();
+            let seq = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, block + 1]), &device);
+            (seq.clone().narrow(1, 0, block), seq.narrow(1, 1, block))
+        })
+        .collect();
+    let mut times_ms = Vec::with_capacity(steps);
+    for i in 0..WARMUP + steps {
+        let start = Instant::now();
+        let (x, y) = pool[i % pool.len()].clone();
+        let loss = cross_entropy(model.forward(x), y);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+        let _ = device.sync();
+        if i >= WARMUP {
+            times_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let _ = model.num_params();
     Ok(BenchResult { framework: framework.into(), workload: workload.into(), times_ms, params })
 }

@@ -4,6 +4,7 @@
 //! library: [`data`] loads images, [`models`] holds the networks, [`train`] runs and checkpoints
 //! training, [`sample`] generates, [`eval`] measures, [`report`] draws grids and plots.
 
+pub mod apps;
 pub mod backend;
 pub mod bench;
 pub mod data;

@@ -22,6 +22,11 @@ fn f64_device() -> Device {
 /// The critics under test: the MLP (plain and class-conditional) and the 28 px DCGAN critic with
 /// each normalisation (one conditional).
 fn critics(device: &Device) -> Vec<(&'static str, GanDiscriminator, bool)> {
+    // The seed is global: without the lock, the two tests of this binary (run in parallel) would
+    // interleave their draws and get different critics from run to run — occasionally one with a
+    // pre-activation within ε of a LeakyReLU kink, where finite differences are meaningless.
+    static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = SEEDING.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(5);
     let mlp = |classes| GanDiscriminator::Mlp(MlpDiscriminatorConfig::new().with_image_dim(784).with_hidden(vec![7, 4]).with_classes(classes).init(device));
     let dcgan = |norm, classes| {

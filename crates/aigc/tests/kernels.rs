@@ -172,3 +172,75 @@ fn gradients_match_finite_differences() {
         }
     }
 }
+
+/// The fused LSTM equals burn's step-by-step `Lstm`: outputs, and the gradients of the input and
+/// of every weight and bias.
+#[test]
+fn fused_lstm_matches_burn_lstm() {
+    use aigc::burn::module::{Module, ModuleVisitor, Param};
+    use aigc::burn::nn::LstmConfig;
+    use aigc::burn::tensor::Gradients;
+    use aigc::ops::lstm::lstm_forward;
+
+    struct GradsOf<'a>(&'a Gradients, Vec<Vec<f64>>);
+    impl ModuleVisitor for GradsOf<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            let g = value.grad(self.0).expect("every LSTM parameter gets a gradient");
+            self.1.push(g.into_data().convert::<f64>().try_into_vec::<f64>().unwrap());
+        }
+    }
+
+    let device = f64_device();
+    device.seed(11);
+    let (b, t, d, h) = (3, 7, 5, 6);
+    let lstm = LstmConfig::new(d, h, true).init(&device);
+    let x = tensor([b, t, d], 1, &device).require_grad();
+    let ours = lstm_forward(&lstm, x.clone());
+    let theirs = lstm.forward(x.clone(), None).0;
+    assert_close("output", &values(ours.clone()), &values(theirs.clone()), 1e-12);
+    let r = tensor([b, t, h], 2, &device);
+    let (g_ours, g_theirs) = ((ours * r.clone()).sum().backward(), (theirs * r).sum().backward());
+    assert_close("dx", &values(x.grad(&g_ours).unwrap()), &values(x.grad(&g_theirs).unwrap()), 1e-11);
+    let (mut a, mut b_) = (GradsOf(&g_ours, Vec::new()), GradsOf(&g_theirs, Vec::new()));
+    lstm.visit(&mut a);
+    lstm.visit(&mut b_);
+    assert_eq!(a.1.len(), 16, "4 gates × (input, hidden) × (weight, bias)");
+    for (i, (p, q)) in a.1.iter().zip(&b_.1).enumerate() {
+        assert_close(&format!("parameter {i}"), p, q, 1e-11);
+    }
+}
+
+/// Central differences of L = Σ r ⊙ lstm_recurrence(pre, W_hh) for entries of both inputs.
+#[test]
+fn fused_lstm_gradients_match_finite_differences() {
+    use aigc::ops::lstm::lstm_recurrence;
+    let device = f64_device();
+    let (b, t, h) = (2, 5, 3);
+    let pre = tensor([b, t, 4 * h], 3, &device);
+    let w = tensor([h, 4 * h], 4, &device).mul_scalar(2.0);
+    let r = tensor([b, t, h], 5, &device);
+    let loss = |p: Tensor<3>, w: Tensor<2>| values((lstm_recurrence(p, w) * r.clone()).sum())[0];
+    let (pg, wg) = (pre.clone().require_grad(), w.clone().require_grad());
+    let grads = (lstm_recurrence(pg.clone(), wg.clone()) * r.clone()).sum().backward();
+    let (d_pre, d_w) = (values(pg.grad(&grads).unwrap()), values(wg.grad(&grads).unwrap()));
+    let eps = 1e-6;
+    for i in [0, 7, d_pre.len() / 2, d_pre.len() - 1] {
+        let bump = |delta: f64| {
+            let mut v = values(pre.clone());
+            v[i] += delta;
+            Tensor::<3>::from_data(TensorData::new(v, [b, t, 4 * h]), &device)
+        };
+        let numeric = (loss(bump(eps), w.clone()) - loss(bump(-eps), w.clone())) / (2.0 * eps);
+        assert!((numeric - d_pre[i]).abs() < 1e-7, "dpre[{i}]: {} vs {numeric}", d_pre[i]);
+    }
+    for i in [0, 5, d_w.len() / 2, d_w.len() - 1] {
+        let bump = |delta: f64| {
+            let mut v = values(w.clone());
+            v[i] += delta;
+            Tensor::<2>::from_data(TensorData::new(v, [h, 4 * h]), &device)
+        };
+        let numeric = (loss(pre.clone(), bump(eps)) - loss(pre.clone(), bump(-eps))) / (2.0 * eps);
+        assert!((numeric - d_w[i]).abs() < 1e-7, "dW_hh[{i}]: {} vs {numeric}", d_w[i]);
+    }
+}

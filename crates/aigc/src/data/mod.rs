@@ -6,6 +6,7 @@ pub mod embedded;
 pub mod folder;
 pub mod idx;
 pub mod source;
+pub mod text;
 
 pub use source::{DataSource, DataSplits};
 

@@ -1,6 +1,7 @@
 //! Model families. Each family is a folder; its networks are burn modules built from typed configs.
 
 pub mod gan;
+pub mod lm;
 pub mod vae;
 
 use burn::module::{Module, ModuleVisitor, Param};

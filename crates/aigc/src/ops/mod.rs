@@ -2,3 +2,4 @@
 //! backward passes.
 
 pub mod conv;
+pub mod lstm;

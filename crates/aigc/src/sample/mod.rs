@@ -1,6 +1,8 @@
 //! Sampling from trained models (GANs and VAEs): noise grids, one row per class for conditional
 //! models, and latent interpolation strips with an animated GIF.
 
+pub mod text;
+
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
@@ -55,6 +57,12 @@ pub fn run_kind(run: &RunDir) -> Result<RunKind> {
         .map_err(|e| AigcError::BadConfig { path: path.clone(), problem: format!("not valid TOML: {e}") })?;
     Ok(match table.get("model").and_then(|v| v.as_str()) {
         Some(VAE_MODEL) => RunKind::Vae,
+        Some(crate::train::text::TEXT_MODEL) => {
+            return Err(AigcError::bad_argument(
+                "--run",
+                format!("{} is a language model: use `aigc generate --run {0}` (or `aigc poem`, `aigc chat`)", run.root().display()),
+            ));
+        }
         _ => RunKind::Gan,
     })
 }

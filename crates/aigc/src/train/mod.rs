@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod progress;
 pub mod rng;
 pub mod run;
+pub mod text;
 pub mod vae;
 
 pub use checkpoint::{Checkpoints, TrainState};

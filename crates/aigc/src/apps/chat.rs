@@ -1,0 +1,119 @@
+//! A character chat over a play-formatted corpus (`NAME:` line, speech, blank line between
+//! turns, as the embedded `shakespeare`): the user speaks as one character, the model answers as
+//! another. The whole dialogue is the model's context, cropped to its window. What it is: a
+//! character-level model continuing a play script in which the user writes one part. It has no
+//! memory beyond its window and no notion of meaning beyond the corpus' statistics.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::text::CharVocab;
+use crate::error::{AigcError, Result};
+use crate::models::lm::LanguageModel;
+use crate::sample::text::{SamplingConfig, draw, next_logits};
+
+/// How often each speaker name (`NAME:` line after a blank line) occurs in `text`.
+pub fn speakers(text: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for turn in text.split("\n\n") {
+        if let Some(name) = turn.trim_start_matches('\n').lines().next().and_then(|l| l.strip_suffix(':')) {
+            if !name.is_empty() && name.chars().all(|c| !c.is_lowercase()) {
+                *counts.entry(name.to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// A conversation between the user (as `user`) and the model (as `bot`).
+pub struct Chat<'a> {
+    model: &'a LanguageModel,
+    vocab: &'a CharVocab,
+    pub user: String,
+    pub bot: String,
+    sampling: SamplingConfig,
+    rng: ChaCha8Rng,
+    history: Vec<u32>,
+    /// Longest reply, in characters.
+    pub max_reply: usize,
+    device: Device,
+}
+
+impl<'a> Chat<'a> {
+    /// Checks both names against the corpus' speakers (`corpus_speakers`).
+    pub fn new(
+        model: &'a LanguageModel,
+        vocab: &'a CharVocab,
+        user: &str,
+        bot: &str,
+        corpus_speakers: &BTreeMap<String, usize>,
+        sampling: SamplingConfig,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        let (user, bot) = (user.trim().to_uppercase(), bot.trim().to_uppercase());
+        for (flag, name) in [("--as", &user), ("--with", &bot)] {
+            if !corpus_speakers.contains_key(name) {
+                let mut common: Vec<(&String, &usize)> = corpus_speakers.iter().collect();
+                common.sort_by(|a, b| b.1.cmp(a.1));
+                let examples: Vec<&str> = common.iter().take(12).map(|(n, _)| n.as_str()).collect();
+                return Err(AigcError::bad_argument(
+                    flag,
+                    format!("{name:?} never speaks in the training text; speakers include {}", examples.join(", ")),
+                ));
+            }
+            vocab.encode(name, flag)?;
+        }
+        if vocab.id('\n').is_none() || vocab.id(':').is_none() {
+            return Err(AigcError::bad_argument("--run", "the model was not trained on play-formatted text (no ':' or line breaks)"));
+        }
+        let history = vocab.encode("\n", "--run")?;
+        Ok(Self { model, vocab, user, bot, sampling, rng: ChaCha8Rng::seed_from_u64(seed), history, max_reply: 400, device: device.clone() })
+    }
+
+    /// Adds the user's line, then samples the bot's turn until it ends (a blank line) or reaches
+    /// `max_reply` characters, calling `on_char` as characters come. Characters the model does not
+    /// know are an error naming them.
+    pub fn reply(&mut self, line: &str, mut on_char: impl FnMut(char)) -> Result<String> {
+        let line = line.trim();
+        let prompt = format!("\n{}:\n{}\n\n{}:\n", self.user, line, self.bot);
+        let ids = self.vocab.encode(&prompt, "your line")?;
+        self.history.extend(ids);
+        let newline = self.vocab.id('\n').expect("checked in new");
+        let mut reply = String::new();
+        let mut last_was_newline = true;
+        for _ in 0..self.max_reply {
+            let probs = self.sampling.distribution(&next_logits(self.model, &self.history, &self.device));
+            let id = draw(&probs, &mut self.rng) as u32;
+            self.history.push(id);
+            if id == newline && last_was_newline {
+                break;
+            }
+            last_was_newline = id == newline;
+            let c = self.vocab.chars[id as usize];
+            reply.push(c);
+            on_char(c);
+        }
+        if !reply.ends_with('\n') {
+            self.history.push(newline);
+        }
+        Ok(reply.trim_end().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speakers_are_the_name_lines_of_turns() {
+        let text = "ROMEO:\nBut soft!\n\nJULIET:\nAy me.\n\nROMEO:\nShe speaks.\n";
+        let s = speakers(text);
+        assert_eq!(s.get("ROMEO"), Some(&2));
+        assert_eq!(s.get("JULIET"), Some(&1));
+        assert_eq!(s.len(), 2);
+    }
+}

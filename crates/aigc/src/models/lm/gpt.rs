@@ -1,0 +1,166 @@
+//! GPT, the nanoGPT architecture (Radford et al. 2019; Karpathy's nanoGPT `model.py`): token and
+//! learned position embeddings, pre-LayerNorm blocks of causal self-attention and a 4× GELU MLP,
+//! a final LayerNorm and a linear head, optionally tied to the token embedding. Initialisation as
+//! nanoGPT: N(0, 0.02), residual projections N(0, 0.02/√(2·layers)), zero biases.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::{Bool, Device, Int, Tensor};
+
+#[derive(Config, Debug, PartialEq)]
+pub struct GptConfig {
+    pub vocab_size: usize,
+    /// Context window (tokens).
+    #[config(default = 64)]
+    pub block_size: usize,
+    #[config(default = 4)]
+    pub n_layer: usize,
+    #[config(default = 4)]
+    pub n_head: usize,
+    #[config(default = 128)]
+    pub n_embd: usize,
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// The output head shares the token embedding's weights (nanoGPT's default).
+    #[config(default = true)]
+    pub tie_weights: bool,
+}
+
+#[derive(Module, Debug)]
+pub struct Gpt {
+    wte: Embedding,
+    wpe: Embedding,
+    drop: Dropout,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    /// The untied output head (`None` when tied to `wte`).
+    lm_head: Option<Linear>,
+    block_size: usize,
+}
+
+#[derive(Module, Debug)]
+struct Block {
+    ln_1: LayerNorm,
+    attn: CausalSelfAttention,
+    ln_2: LayerNorm,
+    c_fc: Linear,
+    mlp_proj: Linear,
+    drop: Dropout,
+}
+
+#[derive(Module, Debug)]
+struct CausalSelfAttention {
+    c_attn: Linear,
+    c_proj: Linear,
+    attn_drop: Dropout,
+    resid_drop: Dropout,
+    n_head: usize,
+}
+
+fn linear(d_in: usize, d_out: usize, std: f64, device: &Device) -> Linear {
+    LinearConfig::new(d_in, d_out)
+        .with_initializer(Initializer::Normal { mean: 0.0, std })
+        .init(device)
+        .with_zero_bias()
+}
+
+trait ZeroBias {
+    fn with_zero_bias(self) -> Self;
+}
+
+impl ZeroBias for Linear {
+    fn with_zero_bias(mut self) -> Self {
+        self.bias = self.bias.map(|b| Param::from_tensor(b.val().zeros_like()));
+        self
+    }
+}
+
+impl GptConfig {
+    pub fn init(&self, device: &Device) -> Gpt {
+        let e = self.n_embd;
+        let std = 0.02;
+        let proj_std = 0.02 / (2.0 * self.n_layer as f64).sqrt();
+        let embedding = |n: usize| EmbeddingConfig::new(n, e).with_initializer(Initializer::Normal { mean: 0.0, std }).init(device);
+        let blocks = (0..self.n_layer)
+            .map(|_| Block {
+                ln_1: LayerNormConfig::new(e).init(device),
+                attn: CausalSelfAttention {
+                    c_attn: linear(e, 3 * e, std, device),
+                    c_proj: linear(e, e, proj_std, device),
+                    attn_drop: DropoutConfig::new(self.dropout).init(),
+                    resid_drop: DropoutConfig::new(self.dropout).init(),
+                    n_head: self.n_head,
+                },
+                ln_2: LayerNormConfig::new(e).init(device),
+                c_fc: linear(e, 4 * e, std, device),
+                mlp_proj: linear(4 * e, e, proj_std, device),
+                drop: DropoutConfig::new(self.dropout).init(),
+            })
+            .collect();
+        Gpt {
+            wte: embedding(self.vocab_size),
+            wpe: embedding(self.block_size),
+            drop: DropoutConfig::new(self.dropout).init(),
+            blocks,
+            ln_f: LayerNormConfig::new(e).init(device),
+            lm_head: (!self.tie_weights).then(|| linear(e, self.vocab_size, std, device)),
+            block_size: self.block_size,
+        }
+    }
+}
+
+impl CausalSelfAttention {
+    /// `[B, T, C]` → `[B, T, C]`; position t attends to positions ≤ t only.
+    fn forward(&self, x: Tensor<3>, causal: Tensor<4, Bool>) -> Tensor<3> {
+        let [b, t, c] = x.dims();
+        let hs = c / self.n_head;
+        let qkv = self.c_attn.forward(x);
+        let heads = |i: usize| qkv.clone().narrow(2, i * c, c).reshape([b, t, self.n_head, hs]).swap_dims(1, 2);
+        let (q, k, v) = (heads(0), heads(1), heads(2));
+        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (hs as f64).sqrt());
+        let att = self.attn_drop.forward(softmax(scores.mask_fill(causal, f32::NEG_INFINITY), 3));
+        let y = att.matmul(v).swap_dims(1, 2).reshape([b, t, c]);
+        self.resid_drop.forward(self.c_proj.forward(y))
+    }
+}
+
+impl Block {
+    fn forward(&self, x: Tensor<3>, causal: Tensor<4, Bool>) -> Tensor<3> {
+        let x = x.clone() + self.attn.forward(self.ln_1.forward(x), causal);
+        let h = self.mlp_proj.forward(gelu(self.c_fc.forward(self.ln_2.forward(x.clone()))));
+        x + self.drop.forward(h)
+    }
+}
+
+impl Gpt {
+    pub fn block_size(&self) -> usize {
+        self.block_size
+    }
+
+    /// Token ids `[B, T]` (T ≤ block size) → next-token logits `[B, T, vocab]`.
+    pub fn forward(&self, idx: Tensor<2, Int>) -> Tensor<3> {
+        let [b, t] = idx.dims();
+        assert!(t <= self.block_size, "sequence of {t} tokens exceeds the context window of {}", self.block_size);
+        let device = idx.device();
+        let positions = Tensor::<1, Int>::arange(0..t as i64, &device).reshape([1, t]);
+        let mut x = self.drop.forward(self.wte.forward(idx) + self.wpe.forward(positions));
+        // True strictly above the diagonal: the future a position may not see (burn's
+        // `tril_mask` marks what lies outside the lower triangle).
+        let causal = Tensor::<2, Bool>::tril_mask([t, t], 0, &device).reshape([1, 1, t, t]);
+        for block in &self.blocks {
+            x = block.forward(x, causal.clone());
+        }
+        let x = self.ln_f.forward(x);
+        match &self.lm_head {
+            Some(head) => head.forward(x),
+            None => {
+                let [_, _, c] = x.dims();
+                let w = self.wte.weight.val();
+                let vocab = w.dims()[0];
+                x.reshape([b * t, c]).matmul(w.transpose()).reshape([b, t, vocab])
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Sampling text from a language model: temperature, top-k and top-p (nucleus) filtering, a
+//! seeded random stream, and a callback per token so callers can stream to the terminal.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{AigcError, Result};
+use crate::models::lm::LanguageModel;
+
+/// How the next token is chosen from the model's logits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplingConfig {
+    /// Logits are divided by this; 0 picks the most likely token (greedy).
+    pub temperature: f64,
+    /// Keep the `k` most likely tokens (0 = all).
+    pub top_k: usize,
+    /// Keep the smallest set of most likely tokens whose probability reaches `p` (1 = all).
+    pub top_p: f64,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        Self { temperature: 1.0, top_k: 0, top_p: 1.0 }
+    }
+}
+
+impl SamplingConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return Err(AigcError::bad_argument("--temperature", format!("must be ≥ 0, got {}", self.temperature)));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(AigcError::bad_argument("--top-p", format!("must be in (0, 1], got {}", self.top_p)));
+        }
+        Ok(())
+    }
+
+    /// The sampling distribution over the vocabulary for `logits` (zeros for excluded tokens).
+    pub fn distribution(&self, logits: &[f32]) -> Vec<f64> {
+        let n = logits.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+        let mut probs = vec![0.0; n];
+        if self.temperature == 0.0 || self.top_k == 1 {
+            probs[order[0]] = 1.0;
+            return probs;
+        }
+        let keep = if self.top_k == 0 { n } else { self.top_k.min(n) };
+        let max = logits[order[0]] as f64;
+        let weights: Vec<f64> = order[..keep].iter().map(|&i| ((logits[i] as f64 - max) / self.temperature).exp()).collect();
+        let total: f64 = weights.iter().sum();
+        let mut mass = 0.0;
+        for (&i, w) in order[..keep].iter().zip(&weights) {
+            probs[i] = w / total;
+            mass += w / total;
+            if mass >= self.top_p {
+                break;
+            }
+        }
+        let kept: f64 = probs.iter().sum();
+        probs.iter_mut().for_each(|p| *p /= kept);
+        probs
+    }
+}
+
+/// Draws an index from `probs` (which sum to 1).
+pub fn draw(probs: &[f64], rng: &mut ChaCha8Rng) -> usize {
+    let u: f64 = rng.random();
+    let mut acc = 0.0;
+    for (i, p) in probs.iter().enumerate() {
+        acc += p;
+        if u < acc {
+            return i;
+        }
+    }
+    probs.iter().rposition(|&p| p > 0.0).unwrap_or(0)
+}
+
+/// The next-token logits after `context` (cropped to the model's window).
+pub fn next_logits(model: &LanguageModel, context: &[u32], device: &Device) -> Vec<f32> {
+    let window = model.context_window().unwrap_or(context.len()).min(context.len());
+    let ids: Vec<i64> = context[context.len() - window..].iter().map(|&t| t as i64).collect();
+    let logits = model.forward(Tensor::<2, Int>::from_data(TensorData::new(ids, [1, window]), device));
+    let vocab = logits.dims()[2];
+    logits.narrow(1, window - 1, 1).reshape([vocab]).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+}
+
+/// Samples `max_tokens` tokens after `prompt` (token ids; not empty), calling `on_token` with
+/// each as it is drawn. `choose` may veto or replace the sampled distribution (constrained
+/// decoding); pass `|_, p| p` for free sampling.
+pub fn generate(
+    model: &LanguageModel,
+    prompt: &[u32],
+    max_tokens: usize,
+    sampling: SamplingConfig,
+    seed: u64,
+    device: &Device,
+    mut on_token: impl FnMut(u32),
+) -> Vec<u32> {
+    assert!(!prompt.is_empty(), "generation needs at least one prompt token");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut tokens = prompt.to_vec();
+    for _ in 0..max_tokens {
+        let probs = sampling.distribution(&next_logits(model, &tokens, device));
+        let next = draw(&probs, &mut rng) as u32;
+        tokens.push(next);
+        on_token(next);
+    }
+    tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_one_and_zero_temperature_are_greedy() {
+        let logits = [0.1, 2.0, -1.0, 1.9];
+        for s in [SamplingConfig { top_k: 1, ..Default::default() }, SamplingConfig { temperature: 0.0, ..Default::default() }] {
+            assert_eq!(s.distribution(&logits), vec![0.0, 1.0, 0.0, 0.0]);
+        }
+    }
+
+    #[test]
+    fn top_k_and_top_p_keep_the_most_likely_tokens() {
+        let logits = [3.0f32, 2.0, 1.0, 0.0];
+        let k2 = SamplingConfig { top_k: 2, ..Default::default() }.distribution(&logits);
+        assert!(k2[0] > k2[1] && k2[1] > 0.0 && k2[2] == 0.0 && k2[3] == 0.0);
+        assert!((k2.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        // Softmax of [3, 2, 1, 0] is about [0.64, 0.24, 0.09, 0.03]: top-p 0.8 keeps two tokens.
+        let p = SamplingConfig { top_p: 0.8, ..Default::default() }.distribution(&logits);
+        assert!(p[0] > 0.0 && p[1] > 0.0 && p[2] == 0.0 && p[3] == 0.0);
+        let full = SamplingConfig::default().distribution(&logits);
+        assert!((full[0] - 0.6439).abs() < 1e-3);
+    }
+}
