@@ -110,6 +110,13 @@ pub struct RunArgs {
     /// Steps between checkpoints.
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where a training run goes and how it starts (every `train` command).
+#[derive(Args, Debug)]
+pub struct OutputArgs {
     /// Run directory (default runs/MODEL-TIMESTAMP).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -383,18 +390,8 @@ pub struct TextArgs {
     /// Steps between checkpoints (default 500).
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
-    /// Run directory (default runs/text-TIMESTAMP).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Continue the run in --out from its newest checkpoint.
-    #[arg(long)]
-    pub resume: bool,
-    /// A TOML file with any of the config fields; flags override it.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 impl TextArgs {

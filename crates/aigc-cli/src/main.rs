@@ -100,7 +100,7 @@ fn base_config<T: serde::Serialize + serde::de::DeserializeOwned>(
     saved: impl FnOnce(&RunDir) -> aigc::Result<T>,
     defaults: T,
 ) -> aigc::Result<T> {
-    config_for(run.resume, run.config.as_deref(), out, saved, defaults)
+    config_for(run.output.resume, run.output.config.as_deref(), out, saved, defaults)
 }
 
 /// The config of a run: the saved one when resuming, else `defaults`; then a `--config` file.
@@ -120,14 +120,14 @@ fn config_for<T: serde::Serialize + serde::de::DeserializeOwned>(
 }
 
 fn out_dir(run: &RunArgs, model: &str) -> PathBuf {
-    run.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{model}-{}", unix_time())))
+    run.output.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{model}-{}", unix_time())))
 }
 
 fn train(args: GanArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
     let out = out_dir(&args.run, "gan");
     let mut config = base_config(&args.run, &out, load_run_config, GanTrainConfig::new())?;
     args.apply(&mut config)?;
-    let options = TrainOptions { resume: args.run.resume, quiet: args.run.quiet, device, feature_cache: None };
+    let options = TrainOptions { resume: args.run.output.resume, quiet: args.run.output.quiet, device, feature_cache: None };
     let outcome = train_gan(&config, &out, &options)?;
     print_outcome(&outcome);
     Ok(())
@@ -138,7 +138,7 @@ fn train_vae(args: VaeArgs, device: aigc::burn::tensor::Device) -> aigc::Result<
     let out = out_dir(&args.run, "vae");
     let mut config = base_config(&args.run, &out, aigc::sample::load_vae_config, VaeTrainConfig::new())?;
     args.apply(&mut config);
-    let options = TrainOptions { resume: args.run.resume, quiet: args.run.quiet, device, feature_cache: None };
+    let options = TrainOptions { resume: args.run.output.resume, quiet: args.run.output.quiet, device, feature_cache: None };
     let outcome = train_vae(&config, &out, &options)?;
     if let Some(h) = outcome.run.metrics().read::<HeldoutElbo>()?.last() {
         println!(
@@ -157,11 +157,12 @@ fn train_vae(args: VaeArgs, device: aigc::burn::tensor::Device) -> aigc::Result<
 
 fn train_text(args: TextArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
     use aigc::train::text::{TextTrainConfig, train_text};
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("text-{}", unix_time())));
+    let output = &args.output;
+    let out = output.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("text-{}", unix_time())));
     let saved = |run: &RunDir| read_toml_config(&run.config(), &TextTrainConfig::new());
-    let mut config = config_for(args.resume, args.config.as_deref(), &out, saved, TextTrainConfig::new())?;
+    let mut config = config_for(output.resume, output.config.as_deref(), &out, saved, TextTrainConfig::new())?;
     args.apply(&mut config);
-    let options = TrainOptions { resume: args.resume, quiet: args.quiet, device, feature_cache: None };
+    let options = TrainOptions { resume: output.resume, quiet: output.quiet, device, feature_cache: None };
     let outcome = train_text(&config, &out, &options)?;
     if let Some(e) = &outcome.last_eval {
         println!(

@@ -4,20 +4,13 @@
 //! differences, in f64.
 
 use aigc::burn::module::{ModuleMapper, ModuleVisitor, Param, Module};
-use aigc::burn::tensor::{Device, FloatDType, Gradients, Tensor, TensorData};
+use aigc::burn::tensor::{Device, Gradients, Tensor, TensorData};
 use aigc::models::gan::{
     CriticNorm, DcganConfig, Discriminator, GanDiscriminator, MlpDiscriminatorConfig, gradient_penalty, r1_penalty,
 };
 
-/// Every test in this binary runs in f64; the Flex device is configured once, before first use.
-fn f64_device() -> Device {
-    static CONFIGURED: std::sync::Once = std::sync::Once::new();
-    CONFIGURED.call_once(|| {
-        let mut device = Device::flex();
-        device.configure(FloatDType::F64).expect("configured before any tensor exists");
-    });
-    Device::flex().autodiff()
-}
+mod common;
+use common::f64_device;
 
 /// The critics under test: the MLP (plain and class-conditional) and the 28 px DCGAN critic with
 /// each normalisation (one conditional).

@@ -4,18 +4,11 @@
 
 use aigc::burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as burn_conv2d};
 use aigc::burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use aigc::burn::tensor::{Device, FloatDType, Tensor, TensorData};
+use aigc::burn::tensor::{Device, Tensor, TensorData};
 use aigc::ops::conv::{Window, col2im, conv_transpose2d, conv2d, im2col, pixel_image, pixel_rows};
 
-/// Every test in this binary runs in f64; the Flex device is configured once, before first use.
-fn f64_device() -> Device {
-    static CONFIGURED: std::sync::Once = std::sync::Once::new();
-    CONFIGURED.call_once(|| {
-        let mut device = Device::flex();
-        device.configure(FloatDType::F64).expect("configured before any tensor exists");
-    });
-    Device::flex().autodiff()
-}
+mod common;
+use common::f64_device;
 
 /// A deterministic, irregular tensor (no two neighbouring entries alike).
 fn tensor<const D: usize>(shape: [usize; D], seed: usize, device: &Device) -> Tensor<D> {
@@ -34,6 +27,21 @@ fn assert_close(name: &str, a: &[f64], b: &[f64], tol: f64) {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         assert!((x - y).abs() <= tol * scale, "{name}[{i}]: {x} vs {y}");
     }
+}
+
+/// Our op's output equals burn's, and so do the gradients of L = Σ r ⊙ out for the input, the
+/// weight and the bias.
+fn assert_same_as_burn(case: &str, ours: Tensor<4>, theirs: Tensor<4>, inputs: [&Tensor<4>; 2], bias: &Tensor<1>) {
+    assert_eq!(ours.dims(), theirs.dims(), "{case}");
+    assert_close(&format!("{case} output"), &values(ours.clone()), &values(theirs.clone()), 1e-12);
+    let r = tensor(ours.dims(), 4, &ours.device());
+    let g_ours = (ours * r.clone()).sum().backward();
+    let g_theirs = (theirs * r).sum().backward();
+    for (name, t) in ["x", "weight"].into_iter().zip(inputs) {
+        let (a, b) = (t.grad(&g_ours).unwrap(), t.grad(&g_theirs).unwrap());
+        assert_close(&format!("{case} d{name}"), &values(a), &values(b), 1e-12);
+    }
+    assert_close(&format!("{case} dbias"), &values(bias.grad(&g_ours).unwrap()), &values(bias.grad(&g_theirs).unwrap()), 1e-12);
 }
 
 /// (window, input [B, C, H, W]): square and non-square images, strides 1 and 2, with and
@@ -83,18 +91,7 @@ fn conv2d_matches_burn_in_values_and_gradients() {
         let bias = tensor([o], 3, &device).require_grad();
         let ours = conv2d(x.clone(), weight.clone(), Some(bias.clone()), w);
         let theirs = burn_conv2d(x.clone(), weight.clone(), Some(bias.clone()), ConvOptions::new(w.stride, w.padding, [1, 1], 1));
-        assert_eq!(ours.dims(), theirs.dims(), "{w:?}");
-        assert_close(&format!("{w:?} output"), &values(ours.clone()), &values(theirs.clone()), 1e-12);
-        let r = tensor(ours.dims(), 4, &device);
-        let g_ours = (ours * r.clone()).sum().backward();
-        let g_theirs = (theirs * r).sum().backward();
-        for (name, a, b) in [
-            ("x", x.grad(&g_ours).unwrap().flatten::<1>(0, 3), x.grad(&g_theirs).unwrap().flatten::<1>(0, 3)),
-            ("weight", weight.grad(&g_ours).unwrap().flatten::<1>(0, 3), weight.grad(&g_theirs).unwrap().flatten::<1>(0, 3)),
-            ("bias", bias.grad(&g_ours).unwrap(), bias.grad(&g_theirs).unwrap()),
-        ] {
-            assert_close(&format!("{w:?} d{name}"), &values(a), &values(b), 1e-12);
-        }
+        assert_same_as_burn(&format!("{w:?}"), ours, theirs, [&x, &weight], &bias);
     }
 }
 
@@ -121,18 +118,7 @@ fn conv_transpose2d_matches_burn_in_values_and_gradients() {
             ConvTransposeOptions::new(w.stride, w.padding, extra, [1, 1], 1),
         );
         assert_eq!(ours.dims(), [b, o, out_hw[0], out_hw[1]], "{w:?}");
-        assert_eq!(ours.dims(), theirs.dims(), "{w:?}");
-        assert_close(&format!("{w:?} output"), &values(ours.clone()), &values(theirs.clone()), 1e-12);
-        let r = tensor(ours.dims(), 4, &device);
-        let g_ours = (ours * r.clone()).sum().backward();
-        let g_theirs = (theirs * r).sum().backward();
-        for (name, a, b) in [
-            ("x", x.grad(&g_ours).unwrap().flatten::<1>(0, 3), x.grad(&g_theirs).unwrap().flatten::<1>(0, 3)),
-            ("weight", weight.grad(&g_ours).unwrap().flatten::<1>(0, 3), weight.grad(&g_theirs).unwrap().flatten::<1>(0, 3)),
-            ("bias", bias.grad(&g_ours).unwrap(), bias.grad(&g_theirs).unwrap()),
-        ] {
-            assert_close(&format!("{w:?} d{name}"), &values(a), &values(b), 1e-12);
-        }
+        assert_same_as_burn(&format!("{w:?}"), ours, theirs, [&x, &weight], &bias);
     }
 }
 
