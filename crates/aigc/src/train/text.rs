@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use burn::config::Config;
 use burn::grad_clipping::GradientClippingConfig;
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -173,18 +173,41 @@ impl TextTrainConfig {
     }
 
     fn optimizer(&self) -> ModuleOptimizer {
-        // PyTorch's AdamW epsilon 1e-8 (burn: 1e-5); weight decay as configured (burn: 1e-4).
+        // PyTorch's AdamW epsilon 1e-8 (burn: 1e-5). The weight decay is applied separately, to
+        // matrices only ([`MatrixDecay`]); burn's AdamW would decay every parameter.
         let config = AdamWConfig::new()
             .with_beta_1(self.beta1 as f32)
             .with_beta_2(self.beta2 as f32)
             .with_epsilon(1e-8)
-            .with_weight_decay(self.weight_decay as f32);
+            .with_weight_decay(0.0);
         let config = if self.grad_clip > 0.0 {
             config.with_grad_clipping(Some(GradientClippingConfig::Norm(self.grad_clip as f32)))
         } else {
             config
         };
         config.init()
+    }
+}
+
+/// nanoGPT's parameter groups: AdamW's decoupled weight decay `p ← p·(1 − lr·wd)` on parameters
+/// of two or more dimensions (linear weights, embeddings), none on biases and LayerNorm gains and
+/// offsets. Applied just before the Adam update, as PyTorch's AdamW does.
+struct MatrixDecay {
+    factor: f64,
+}
+
+impl ModuleMapper for MatrixDecay {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if D < 2 {
+            return param;
+        }
+        let factor = self.factor;
+        param.map(|t| {
+            let require_grad = t.is_require_grad();
+            // Scale on the inner backend and lift back as a leaf, as the optimizers do.
+            let decayed = Tensor::from_inner(t.inner().mul_scalar(factor));
+            if require_grad { decayed.require_grad() } else { decayed }
+        })
     }
 }
 
@@ -262,7 +285,8 @@ impl TextTrainer {
         let value = measure.then(|| loss.clone().into_scalar::<f32>() as f64);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let lr = self.config.learning_rate(self.state.step);
-        self.model = self.optim.step(lr, self.model.clone(), grads);
+        let decayed = self.model.clone().map(&mut MatrixDecay { factor: 1.0 - lr * self.config.weight_decay });
+        self.model = self.optim.step(lr, decayed, grads);
         self.state.step += 1;
         self.state.batches_seen += 1;
         self.state.rng_word_pos = self.rng.word_pos();
