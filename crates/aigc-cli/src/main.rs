@@ -214,15 +214,16 @@ fn poem(args: PoemArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> 
         }
     };
     let form = PoemForm::parse(&args.form)?;
+    let request = PoemRequest {
+        form,
+        start: single("--start", &args.start)?,
+        acrostic: args.acrostic.as_deref().unwrap_or("").chars().collect(),
+        sampling: args.sampling.config()?,
+        seed: args.sampling.seed,
+    };
     let mut poems = Vec::new();
     for i in 0..args.n {
-        let request = PoemRequest {
-            form,
-            start: single("--start", &args.start)?,
-            acrostic: args.acrostic.as_deref().unwrap_or("").chars().collect(),
-            sampling: args.sampling.config()?,
-            seed: args.sampling.seed + i as u64,
-        };
+        let request = PoemRequest { seed: args.sampling.seed + i as u64, ..request.clone() };
         let poem = write_poem(&model, &vocab, &request, &device)?;
         for line in poem.split_inclusive(['，', '。']) {
             println!("{line}");

@@ -116,7 +116,6 @@ pub fn gan_workload(workload: &str, steps: usize, device: &Device, framework: &s
 
 /// Runs W3 (`w3`) or W4 (`w4`) for `steps` timed iterations after [`WARMUP`].
 pub fn lm_workload(workload: &str, steps: usize, device: &Device, framework: &str) -> Result<BenchResult> {
-    use burn::module::Module;
     use burn::optim::{AdamWConfig, GradientsParams};
     use burn::tensor::{Int, Tensor, TensorData};
 
@@ -156,6 +155,5 @@ pub fn lm_workload(workload: &str, steps: usize, device: &Device, framework: &st
             times_ms.push(start.elapsed().as_secs_f64() * 1e3);
         }
     }
-    let _ = model.num_params();
     Ok(BenchResult { framework: framework.into(), workload: workload.into(), times_ms, params })
 }

@@ -13,16 +13,15 @@ use rand_chacha::ChaCha8Rng;
 use crate::data::text::CharVocab;
 use crate::error::{AigcError, Result};
 use crate::models::lm::LanguageModel;
-use crate::sample::text::{SamplingConfig, draw, next_logits};
+use crate::sample::text::{SamplingConfig, next_logits};
 
 /// How often each speaker name (`NAME:` line after a blank line) occurs in `text`.
 pub fn speakers(text: &str) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for turn in text.split("\n\n") {
-        if let Some(name) = turn.trim_start_matches('\n').lines().next().and_then(|l| l.strip_suffix(':')) {
-            if !name.is_empty() && name.chars().all(|c| !c.is_lowercase()) {
-                *counts.entry(name.to_string()).or_insert(0) += 1;
-            }
+        let name = turn.trim_start_matches('\n').lines().next().and_then(|l| l.strip_suffix(':'));
+        if let Some(name) = name.filter(|n| !n.is_empty() && n.chars().all(|c| !c.is_lowercase())) {
+            *counts.entry(name.to_string()).or_insert(0) += 1;
         }
     }
     counts
@@ -86,8 +85,7 @@ impl<'a> Chat<'a> {
         let mut reply = String::new();
         let mut last_was_newline = true;
         for _ in 0..self.max_reply {
-            let probs = self.sampling.distribution(&next_logits(self.model, &self.history, &self.device));
-            let id = draw(&probs, &mut self.rng) as u32;
+            let id = self.sampling.sample(&next_logits(self.model, &self.history, &self.device), &mut self.rng);
             self.history.push(id);
             if id == newline && last_was_newline {
                 break;

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::data::text::CharVocab;
 use crate::error::{AigcError, Result};
 use crate::models::lm::LanguageModel;
-use crate::sample::text::{SamplingConfig, draw, next_logits};
+use crate::sample::text::{SamplingConfig, next_logits};
 
 /// A regular poem form: lines × characters per line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ pub fn write_poem(model: &LanguageModel, vocab: &CharVocab, request: &PoemReques
                             *l = f32::NEG_INFINITY;
                         }
                     }
-                    vocab.chars[draw(&request.sampling.distribution(&logits), &mut rng)]
+                    vocab.chars[request.sampling.sample(&logits, &mut rng) as usize]
                 }
             };
             context.push(vocab.id(c).expect("sampled or validated from the vocabulary"));

@@ -22,14 +22,14 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::Autodiff;
-use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension};
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+
+use super::{contiguous, flex_tensor, is_flex};
+use burn::nn::conv::ConvTranspose2d;
 use burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as burn_conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use burn::tensor::{DType, Shape, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 
 /// A square-free 2-D sliding window: kernel, stride and symmetric padding per axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,14 +228,6 @@ impl<B: Backend + Im2colOps, C: CheckpointStrategy> Im2colOps for Autodiff<B, C>
     }
 }
 
-fn contiguous(x: FlexTensor) -> FlexTensor {
-    if x.is_contiguous() && x.layout().start_offset() == 0 { x } else { x.to_contiguous() }
-}
-
-fn flex_tensor<E: burn::tensor::Element>(values: Vec<E>, shape: impl Into<Shape>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape.into()))
-}
-
 fn im2col_shape(image: [usize; 4], w: Window) -> [usize; 2] {
     let [b, c, h, wd] = image;
     let [oh, ow] = w.positions([h, wd]);
@@ -347,10 +339,6 @@ fn transpose_items<E: Copy + Default + Send + Sync>(x: &[E], items: usize, rows:
     out
 }
 
-fn is_flex(device: &burn::tensor::Device) -> bool {
-    matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
-}
-
 /// The window matrix of `x` (`[B, C, H, W]` → `[B·OH·OW, KH·KW·C]`), differentiable.
 pub fn im2col(x: Tensor<4>, w: Window) -> Tensor<2> {
     Tensor::from_dispatch(<Dispatch as Im2colOps>::im2col(x.into_dispatch(), w.kernel, w.stride, w.padding))
@@ -412,7 +400,7 @@ pub fn conv_transpose2d(
     let [_, o, kh, kw] = weight.dims();
     assert_eq!(w.positions(out_hw), [h, wd], "conv_transpose2d: output size does not match the input");
     if !is_flex(&x.device()) {
-        let extra = [0, 1].map(|a| out_hw[a] + 2 * w.padding[a] - ((x.dims()[2 + a] - 1) * w.stride[a] + w.kernel[a]));
+        let extra = [0, 1].map(|a| out_hw[a] + 2 * w.padding[a] - (([h, wd][a] - 1) * w.stride[a] + w.kernel[a]));
         let options = ConvTransposeOptions::new(w.stride, w.padding, extra, [1, 1], 1);
         return burn_conv_transpose2d(x, weight, bias, options);
     }
@@ -421,28 +409,6 @@ pub fn conv_transpose2d(
     match bias {
         Some(bias) => out + bias.reshape([1, o, 1, 1]),
         None => out,
-    }
-}
-
-/// The window of a burn `Conv2d` module when this module's kernels can run it (groups 1,
-/// dilation 1, symmetric padding); `None` otherwise.
-fn module_window(conv: &Conv2d) -> Option<Window> {
-    let symmetric = match conv.padding {
-        PaddingConfig2d::Valid => Some([0, 0]),
-        PaddingConfig2d::Same if conv.stride == [1, 1] && conv.kernel_size.iter().all(|k| k % 2 == 1) => {
-            Some(conv.kernel_size.map(|k| k / 2))
-        }
-        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => Some([top, left]),
-        _ => None,
-    }?;
-    (conv.groups == 1 && conv.dilation == [1, 1]).then_some(Window { kernel: conv.kernel_size, stride: conv.stride, padding: symmetric })
-}
-
-/// `conv.forward(x)` through [`conv2d`] when the module's configuration allows, else burn's.
-pub fn conv2d_module(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    match module_window(conv) {
-        Some(w) => conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), w),
-        None => conv.forward(x),
     }
 }
 

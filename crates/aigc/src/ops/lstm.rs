@@ -25,9 +25,11 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::Autodiff;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+
+use super::{contiguous, flex_tensor, is_flex};
 use burn::nn::Lstm;
-use burn::tensor::{DType, Shape, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 
 /// The recurrence, routed by burn's dispatch to Flex (and to Autodiff around it).
 #[backend_extension(Flex, Autodiff)]
@@ -67,7 +69,8 @@ impl<C: CheckpointStrategy> LstmOps for Autodiff<Flex, C> {
 
         match RecurrenceBackward.prepare::<C>([pre.node(), w_hh.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let w = w_hh.primitive().clone();
+                // Backward reads the weights' storage directly: keep them row-major.
+                let w = contiguous(w_hh.primitive().clone());
                 let saved = forward(pre.into_primitive(), w.clone());
                 let hidden = saved.hidden.clone();
                 prep.finish((w, saved), hidden)
@@ -85,14 +88,6 @@ struct Saved {
     cells: FlexTensor,
     /// Activated gates `[B, T, 4H]`.
     gates: FlexTensor,
-}
-
-fn contiguous(x: FlexTensor) -> FlexTensor {
-    if x.is_contiguous() && x.layout().start_offset() == 0 { x } else { x.to_contiguous() }
-}
-
-fn flex_tensor<E: burn::tensor::Element>(values: Vec<E>, shape: impl Into<Shape>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
 /// Element types the kernels run in (f32 for training, f64 for gradient checks).
@@ -282,10 +277,6 @@ fn backward_typed<E: Real>(grad: &[E], w_hh: &[E], saved: &Saved, [b, t, h]: [us
         }
     }
     (flex_tensor(d_pre, [b, t, h4]), flex_tensor(d_w, [h, h4]))
-}
-
-fn is_flex(device: &burn::tensor::Device) -> bool {
-    matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
 }
 
 /// The fused recurrence on tensors: `pre` `[B, T, 4H]`, `w_hh` `[H, 4H]` → `[B, T, H]`.

@@ -36,6 +36,11 @@ impl SamplingConfig {
         Ok(())
     }
 
+    /// A token drawn from [`distribution`](Self::distribution)`(logits)`.
+    pub fn sample(&self, logits: &[f32], rng: &mut ChaCha8Rng) -> u32 {
+        draw(&self.distribution(logits), rng) as u32
+    }
+
     /// The sampling distribution over the vocabulary for `logits` (zeros for excluded tokens).
     pub fn distribution(&self, logits: &[f32]) -> Vec<f64> {
         let n = logits.len();
@@ -65,7 +70,7 @@ impl SamplingConfig {
 }
 
 /// Draws an index from `probs` (which sum to 1).
-pub fn draw(probs: &[f64], rng: &mut ChaCha8Rng) -> usize {
+fn draw(probs: &[f64], rng: &mut ChaCha8Rng) -> usize {
     let u: f64 = rng.random();
     let mut acc = 0.0;
     for (i, p) in probs.iter().enumerate() {
@@ -102,8 +107,7 @@ pub fn generate(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut tokens = prompt.to_vec();
     for _ in 0..max_tokens {
-        let probs = sampling.distribution(&next_logits(model, &tokens, device));
-        let next = draw(&probs, &mut rng) as u32;
+        let next = sampling.sample(&next_logits(model, &tokens, device), &mut rng);
         tokens.push(next);
         on_token(next);
     }

@@ -341,7 +341,8 @@ pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
     module.try_load_record(record).map_err(|e| checkpoint_err(e.to_string()))
 }
 
-fn load_optim(path: &Path) -> Result<OptimizerRecord> {
+/// An optimizer's saved state (a missing or unreadable file is an error naming it).
+pub fn load_optim(path: &Path) -> Result<OptimizerRecord> {
     if !path.is_file() {
         return Err(AigcError::Missing { path: path.to_path_buf(), hint: String::new() });
     }
@@ -356,13 +357,19 @@ struct WeightClipper {
 impl ModuleMapper for WeightClipper {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let bound = self.bound;
-        param.map(|t| {
-            let require_grad = t.is_require_grad();
-            // Clamp on the inner backend and lift back as a leaf, as the optimizers do.
-            let clipped = Tensor::from_inner(t.inner().clamp(-bound, bound));
-            if require_grad { clipped.require_grad() } else { clipped }
-        })
+        map_as_leaf(param, |t| t.clamp(-bound, bound))
     }
+}
+
+/// Replaces a parameter's value by `f(value)`, computed outside autodiff and lifted back as a
+/// leaf that keeps the parameter's id and `require_grad`, as the optimizers do. (Through
+/// autodiff the result would be a non-leaf, and `require_grad` on it panics.)
+pub fn map_as_leaf<const D: usize>(param: Param<Tensor<D>>, f: impl FnOnce(Tensor<D>) -> Tensor<D>) -> Param<Tensor<D>> {
+    param.map(|t| {
+        let require_grad = t.is_require_grad();
+        let value = Tensor::from_inner(f(t.inner()));
+        if require_grad { value.require_grad() } else { value }
+    })
 }
 
 /// The fixed noise batch of a run's sample grids (the same for every grid of the run).

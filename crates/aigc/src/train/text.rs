@@ -10,13 +10,13 @@ use burn::config::Config;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::TrainState;
 use super::config::to_toml;
-use super::gan::{TrainOptions, load_module};
+use super::gan::{TrainOptions, load_module, load_optim, map_as_leaf};
 use super::progress::progress_bar;
 use super::rng::NoiseRng;
 use super::run::RunDir;
@@ -202,12 +202,7 @@ impl ModuleMapper for MatrixDecay {
             return param;
         }
         let factor = self.factor;
-        param.map(|t| {
-            let require_grad = t.is_require_grad();
-            // Scale on the inner backend and lift back as a leaf, as the optimizers do.
-            let decayed = Tensor::from_inner(t.inner().mul_scalar(factor));
-            if require_grad { decayed.require_grad() } else { decayed }
-        })
+        map_as_leaf(param, |t| t.mul_scalar(factor))
     }
 }
 
@@ -317,12 +312,7 @@ impl TextTrainer {
 
     pub fn load_checkpoint(&mut self, state: TrainState, dir: &Path) -> Result<()> {
         self.model = load_module(self.model.clone(), &dir.join(MODEL_FILE))?;
-        let path = dir.join(OPTIM_FILE);
-        if !path.is_file() {
-            return Err(AigcError::Missing { path, hint: String::new() });
-        }
-        let record = OptimizerRecord::load(&path).map_err(|e| AigcError::Checkpoint { path: path.clone(), problem: e.to_string() })?;
-        self.optim = self.config.optimizer().load_record(record);
+        self.optim = self.config.optimizer().load_record(load_optim(&dir.join(OPTIM_FILE))?);
         self.rng = NoiseRng::at(self.config.seed, state.rng_word_pos);
         self.state = state;
         Ok(())
@@ -423,14 +413,14 @@ pub fn train_text(config: &TextTrainConfig, out: &Path, options: &TrainOptions) 
         bar.set_position(trainer.state.step as u64);
         let step = trainer.state.step;
         if step % config.eval_every == 0 || step == total {
+            let val_loss = trainer.estimate_loss(&validation, 0x5A11);
             let eval = TextEval {
                 step,
                 train_loss: trainer.estimate_loss(&train, 0x7EA1),
-                val_loss: trainer.estimate_loss(&validation, 0x5A11),
-                val_bpc: 0.0,
+                val_loss,
+                val_bpc: val_loss / std::f64::consts::LN_2,
                 tokens: config.eval_batches * config.batch_size * config.block_size,
             };
-            let eval = TextEval { val_bpc: eval.val_loss / std::f64::consts::LN_2, ..eval };
             metrics.append(&eval)?;
             bar.println(format!("step {step}: train loss {:.4}, val loss {:.4} ({:.3} bits/char)", eval.train_loss, eval.val_loss, eval.val_bpc));
             if best.is_none_or(|b| eval.val_loss < b) {

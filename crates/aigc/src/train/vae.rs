@@ -7,13 +7,13 @@ use std::time::Instant;
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::TrainState;
 use super::config::to_toml;
-use super::gan::{GENERATOR_FILE, GRID_SIDE, SampleLabels, TrainOptions, TrainOutcome, dataset_labels, fixed_noise, generate_values, load_module};
+use super::gan::{GENERATOR_FILE, GRID_SIDE, SampleLabels, TrainOptions, TrainOutcome, dataset_labels, fixed_noise, generate_values, load_module, load_optim};
 use super::progress::progress_bar;
 use super::rng::{BatchOrder, NoiseRng};
 use super::run::RunDir;
@@ -215,12 +215,7 @@ impl VaeTrainer {
 
     pub fn load_checkpoint(&mut self, state: TrainState, dir: &Path) -> Result<()> {
         self.model = load_module(self.model.clone(), &dir.join(GENERATOR_FILE))?;
-        let path = dir.join(OPTIM_FILE);
-        if !path.is_file() {
-            return Err(AigcError::Missing { path, hint: String::new() });
-        }
-        let record = OptimizerRecord::load(&path).map_err(|e| AigcError::Checkpoint { path: path.clone(), problem: e.to_string() })?;
-        self.optim = adam().load_record(record);
+        self.optim = adam().load_record(load_optim(&dir.join(OPTIM_FILE))?);
         self.noise = NoiseRng::at(self.config.seed, state.rng_word_pos);
         self.state = state;
         Ok(())
