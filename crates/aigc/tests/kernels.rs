@@ -1,6 +1,7 @@
-//! The im2col convolution kernels (`aigc::ops::conv`), in f64: im2col and col2im are adjoint;
-//! convolution and transposed convolution equal burn's own, values and gradients; the gradients
-//! equal central finite differences.
+//! The kernels of `aigc::ops`, in f64: im2col and col2im are adjoint; convolution and transposed
+//! convolution, the fused LSTM and the fused transformer layers (causal attention, LayerNorm,
+//! GELU) equal burn's own operations, values and gradients; the gradients equal central finite
+//! differences.
 
 use aigc::burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as burn_conv2d};
 use aigc::burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -229,4 +230,91 @@ fn fused_lstm_gradients_match_finite_differences() {
         let numeric = (loss(pre.clone(), bump(eps)) - loss(pre.clone(), bump(-eps))) / (2.0 * eps);
         assert!((numeric - d_w[i]).abs() < 1e-7, "dW_hh[{i}]: {} vs {numeric}", d_w[i]);
     }
+}
+
+/// Central differences of `loss` at a few entries of `base` against the analytic gradient.
+fn check_finite_differences<const D: usize>(name: &str, base: &Tensor<D>, analytic: &[f64], loss: impl Fn(Tensor<D>) -> f64, tol: f64) {
+    let n = analytic.len();
+    let eps = 1e-6;
+    for i in [0, 1, n / 3, n / 2, n - 2, n - 1] {
+        let bump = |delta: f64| {
+            let mut v = values(base.clone());
+            v[i] += delta;
+            Tensor::<D>::from_data(TensorData::new(v, base.dims()), &base.device())
+        };
+        let numeric = (loss(bump(eps)) - loss(bump(-eps))) / (2.0 * eps);
+        assert!((numeric - analytic[i]).abs() < tol, "{name}[{i}]: analytic {} vs numeric {numeric}", analytic[i]);
+    }
+}
+
+/// The fused causal attention, LayerNorm and GELU equal burn's compositions (values and the
+/// gradients of L = Σ r ⊙ out for every input), including a single-token sequence.
+#[test]
+fn fused_transformer_ops_match_burn() {
+    use aigc::burn::tensor::activation::gelu as burn_gelu;
+    use aigc::ops::transformer::{causal_attention, causal_attention_composite, gelu, layer_norm};
+    let device = f64_device();
+    for (b, t, c, heads) in [(2, 5, 6, 3), (3, 1, 4, 1), (1, 9, 8, 2)] {
+        let qkv = tensor([b, t, 3 * c], 1, &device).mul_scalar(3.0).require_grad();
+        let ours = causal_attention(qkv.clone(), heads);
+        let theirs = causal_attention_composite(qkv.clone(), heads, |att| att);
+        let case = format!("attention b{b} t{t} c{c} h{heads}");
+        assert_close(&case, &values(ours.clone()), &values(theirs.clone()), 1e-12);
+        let r = tensor([b, t, c], 2, &device);
+        let (g_ours, g_theirs) = ((ours * r.clone()).sum().backward(), (theirs * r).sum().backward());
+        assert_close(&format!("{case} dqkv"), &values(qkv.grad(&g_ours).unwrap()), &values(qkv.grad(&g_theirs).unwrap()), 1e-12);
+    }
+
+    let (n, c) = (7, 6);
+    let x = tensor([n, c], 3, &device).mul_scalar(4.0).require_grad();
+    let gamma = tensor([c], 4, &device).add_scalar(1.0).require_grad();
+    let beta = tensor([c], 5, &device).require_grad();
+    let ours = layer_norm(x.clone(), gamma.clone(), beta.clone(), 1e-5);
+    // (burn's `var_mean_bias` has a less exact gradient: 4e-7 relative off finite differences.)
+    let centred = x.clone() - x.clone().mean_dim(1);
+    let var = centred.clone().powi_scalar(2).mean_dim(1);
+    let theirs = centred.div((var + 1e-5).sqrt()) * gamma.clone().unsqueeze() + beta.clone().unsqueeze();
+    assert_close("layer norm", &values(ours.clone()), &values(theirs.clone()), 1e-12);
+    let r = tensor([n, c], 6, &device);
+    let (g_ours, g_theirs) = ((ours * r.clone()).sum().backward(), (theirs * r).sum().backward());
+    assert_close("layer norm dx", &values(x.grad(&g_ours).unwrap()), &values(x.grad(&g_theirs).unwrap()), 1e-11);
+    assert_close("layer norm dgamma", &values(gamma.grad(&g_ours).unwrap()), &values(gamma.grad(&g_theirs).unwrap()), 1e-12);
+    assert_close("layer norm dbeta", &values(beta.grad(&g_ours).unwrap()), &values(beta.grad(&g_theirs).unwrap()), 1e-12);
+
+    let x = tensor([5, 40_000], 7, &device).mul_scalar(12.0).require_grad();
+    let (ours, theirs) = (gelu(x.clone()), burn_gelu(x.clone()));
+    assert_close("gelu", &values(ours.clone()), &values(theirs.clone()), 1e-12);
+    let r = tensor([5, 40_000], 8, &device);
+    let (g_ours, g_theirs) = ((ours * r.clone()).sum().backward(), (theirs * r).sum().backward());
+    assert_close("gelu dx", &values(x.grad(&g_ours).unwrap()), &values(x.grad(&g_theirs).unwrap()), 1e-12);
+}
+
+/// Central differences for the fused transformer ops: attention's qkv, LayerNorm's x, γ and β,
+/// GELU's x.
+#[test]
+fn fused_transformer_gradients_match_finite_differences() {
+    use aigc::ops::transformer::{causal_attention, gelu, layer_norm};
+    let device = f64_device();
+    let grad_of = |out: Tensor<3>, r: &Tensor<3>, x: &Tensor<3>| values(x.grad(&(out * r.clone()).sum().backward()).unwrap());
+
+    let qkv = tensor([2, 4, 12], 1, &device).mul_scalar(3.0);
+    let r = tensor([2, 4, 4], 2, &device);
+    let xg = qkv.clone().require_grad();
+    let analytic = grad_of(causal_attention(xg.clone(), 2), &r, &xg);
+    check_finite_differences("attention dqkv", &qkv, &analytic, |q| values((causal_attention(q, 2) * r.clone()).sum())[0], 1e-7);
+
+    let x = tensor([1, 5, 6], 3, &device).mul_scalar(4.0);
+    let xg = x.clone().require_grad();
+    let analytic = grad_of(gelu(xg.clone()), &tensor([1, 5, 6], 4, &device), &xg);
+    let r = tensor([1, 5, 6], 4, &device);
+    check_finite_differences("gelu dx", &x, &analytic, |x| values((gelu(x) * r.clone()).sum())[0], 1e-7);
+
+    let (x, gamma, beta) = (tensor([4, 5], 5, &device).mul_scalar(3.0), tensor([5], 6, &device).add_scalar(1.0), tensor([5], 7, &device));
+    let r = tensor([4, 5], 8, &device);
+    let (xg, gg, bg) = (x.clone().require_grad(), gamma.clone().require_grad(), beta.clone().require_grad());
+    let grads = (layer_norm(xg.clone(), gg.clone(), bg.clone(), 1e-5) * r.clone()).sum().backward();
+    let loss = |x: Tensor<2>, g: Tensor<1>, b: Tensor<1>| values((layer_norm(x, g, b, 1e-5) * r.clone()).sum())[0];
+    check_finite_differences("layer norm dx", &x, &values(xg.grad(&grads).unwrap()), |x| loss(x, gamma.clone(), beta.clone()), 1e-9);
+    check_finite_differences("layer norm dgamma", &gamma, &values(gg.grad(&grads).unwrap()), |g| loss(x.clone(), g, beta.clone()), 1e-7);
+    check_finite_differences("layer norm dbeta", &beta, &values(bg.grad(&grads).unwrap()), |b| loss(x.clone(), gamma.clone(), b), 1e-7);
 }

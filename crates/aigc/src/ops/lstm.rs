@@ -27,7 +27,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 
-use super::{contiguous, flex_tensor, is_flex};
+use super::math::{Real, fast_sigmoid};
+use super::{contiguous, flex_tensor, gemm_add, is_flex};
 use burn::nn::Lstm;
 use burn::tensor::{DType, Tensor};
 
@@ -90,48 +91,6 @@ struct Saved {
     gates: FlexTensor,
 }
 
-/// Element types the kernels run in (f32 for training, f64 for gradient checks).
-trait Real: Copy + Default + Send + Sync + burn::tensor::Element + bytemuck::Pod + num_traits::Float + 'static {
-    /// tanh, vectorisable for f32.
-    fn fast_tanh(self) -> Self;
-}
-
-impl Real for f32 {
-    /// Eigen's rational approximation of tanh for f32 (`ptanh_float`): odd polynomials of degree
-    /// 13 over 6 on [−7.9, 7.9], saturating beyond; error within a few ulp of f32, and branch-free
-    /// so the gate loops vectorise (libm's scalar `tanhf`/`expm1f` took 16% of a W3 step).
-    #[inline(always)]
-    fn fast_tanh(self) -> f32 {
-        let x = self.clamp(-7.905_311, 7.905_311);
-        let x2 = x * x;
-        let mut p = x2 * -2.760_768_5e-16 + 2.000_187_9e-13;
-        p = x2 * p + -8.604_671_5e-11;
-        p = x2 * p + 5.122_297e-8;
-        p = x2 * p + 1.485_722_4e-5;
-        p = x2 * p + 6.372_619_3e-4;
-        p = x2 * p + 4.893_524_6e-3;
-        p *= x;
-        let mut q = x2 * 1.198_258_4e-6 + 1.185_347_1e-4;
-        q = x2 * q + 2.268_434_6e-3;
-        q = x2 * q + 4.893_525_2e-3;
-        p / q
-    }
-}
-
-impl Real for f64 {
-    #[inline(always)]
-    fn fast_tanh(self) -> f64 {
-        self.tanh()
-    }
-}
-
-/// σ(x) = (1 + tanh(x/2)) / 2.
-#[inline(always)]
-fn fast_sigmoid<E: Real>(x: E) -> E {
-    let half = E::from(0.5).expect("0.5 is representable");
-    half + half * (x * half).fast_tanh()
-}
-
 fn forward(pre: FlexTensor, w_hh: FlexTensor) -> Saved {
     let [b, t, h4]: [usize; 3] = pre.shape().dims();
     let [h, h4w]: [usize; 2] = w_hh.shape().dims();
@@ -142,49 +101,6 @@ fn forward(pre: FlexTensor, w_hh: FlexTensor) -> Saved {
         DType::F32 => forward_typed::<f32>(pre.storage(), w_hh.storage(), [b, t, h]),
         DType::F64 => forward_typed::<f64>(pre.storage(), w_hh.storage(), [b, t, h]),
         other => panic!("lstm: only f32 and f64 tensors are supported, got {other:?}"),
-    }
-}
-
-/// `dst[m×n] += lhs[m×k]·rhs[k×n]`, each matrix given by its (row stride, column stride).
-/// gemm packs (copies) a right-hand side without unit row stride and a left-hand side without
-/// unit column stride on every call, so callers pass the large recurrent weight as a left-hand
-/// side with unit row stride: per time step, W_hh is then read in place instead of copied.
-#[allow(clippy::too_many_arguments)]
-fn gemm_add<E: Real>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [E],
-    dst_s: (isize, isize),
-    lhs: &[E],
-    lhs_s: (isize, isize),
-    rhs: &[E],
-    rhs_s: (isize, isize),
-) {
-    let parallelism = if m * n * k >= 1 << 20 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-    // SAFETY: every index the strides reach lies inside the slices (the callers' shapes).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            dst_s.1,
-            dst_s.0,
-            true,
-            lhs.as_ptr(),
-            lhs_s.1,
-            lhs_s.0,
-            rhs.as_ptr(),
-            rhs_s.1,
-            rhs_s.0,
-            E::one(),
-            E::one(),
-            false,
-            false,
-            false,
-            parallelism,
-        );
     }
 }
 
@@ -313,21 +229,4 @@ pub fn lstm_forward(lstm: &Lstm, x: Tensor<3>) -> Tensor<3> {
         pre = pre + Tensor::cat(per_gate, 0).unsqueeze::<2>();
     }
     lstm_recurrence(pre.reshape([b, t, 4 * lstm.d_hidden]), w_hh)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fast_tanh_is_accurate_in_f32() {
-        let mut worst = 0.0f32;
-        for i in -20_000..=20_000 {
-            let x = i as f32 * 1e-3;
-            worst = worst.max((x.fast_tanh() - x.tanh()).abs());
-        }
-        assert!(worst < 2e-6, "max |fast_tanh − tanh| = {worst}");
-        assert_eq!(100.0f32.fast_tanh(), 1.0);
-        assert!((fast_sigmoid(0.3f32) - 1.0 / (1.0 + (-0.3f32).exp())).abs() < 1e-6);
-    }
 }

@@ -6,8 +6,9 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, softmax};
-use burn::tensor::{Bool, Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor};
+
+use crate::ops::transformer::{causal_attention, causal_attention_composite, gelu, layer_norm};
 
 #[derive(Config, Debug, PartialEq)]
 pub struct GptConfig {
@@ -111,25 +112,34 @@ impl GptConfig {
     }
 }
 
+/// PyTorch's and burn's default LayerNorm ε (what `LayerNormConfig::new` sets).
+const LN_EPSILON: f64 = 1e-5;
+
+/// LayerNorm of the rows of `x` `[B·T, C]` (fused on Flex; see `ops::transformer`).
+fn norm(ln: &LayerNorm, x: Tensor<2>) -> Tensor<2> {
+    let gamma = ln.gamma.val();
+    let beta = ln.beta.as_ref().map(|b| b.val()).unwrap_or_else(|| gamma.zeros_like());
+    layer_norm(x, gamma, beta, LN_EPSILON)
+}
+
 impl CausalSelfAttention {
-    /// `[B, T, C]` → `[B, T, C]`; position t attends to positions ≤ t only.
-    fn forward(&self, x: Tensor<3>, causal: Tensor<4, Bool>) -> Tensor<3> {
-        let [b, t, c] = x.dims();
-        let hs = c / self.n_head;
-        let qkv = self.c_attn.forward(x);
-        let heads = |i: usize| qkv.clone().narrow(2, i * c, c).reshape([b, t, self.n_head, hs]).swap_dims(1, 2);
-        let (q, k, v) = (heads(0), heads(1), heads(2));
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (hs as f64).sqrt());
-        let att = self.attn_drop.forward(softmax(scores.mask_fill(causal, f32::NEG_INFINITY), 3));
-        let y = att.matmul(v).swap_dims(1, 2).reshape([b, t, c]);
-        self.resid_drop.forward(self.c_proj.forward(y))
+    /// Rows `[B·T, C]` of `b` sequences → `[B·T, C]`; position t attends to positions ≤ t only.
+    fn forward(&self, x: Tensor<2>, b: usize) -> Tensor<2> {
+        let [n, c] = x.dims();
+        let qkv = self.c_attn.forward(x).reshape([b, n / b, 3 * c]);
+        let y = if self.attn_drop.prob == 0.0 {
+            causal_attention(qkv, self.n_head)
+        } else {
+            causal_attention_composite(qkv, self.n_head, |att| self.attn_drop.forward(att))
+        };
+        self.resid_drop.forward(self.c_proj.forward(y.reshape([n, c])))
     }
 }
 
 impl Block {
-    fn forward(&self, x: Tensor<3>, causal: Tensor<4, Bool>) -> Tensor<3> {
-        let x = x.clone() + self.attn.forward(self.ln_1.forward(x), causal);
-        let h = self.mlp_proj.forward(gelu(self.c_fc.forward(self.ln_2.forward(x.clone()))));
+    fn forward(&self, x: Tensor<2>, b: usize) -> Tensor<2> {
+        let x = x.clone() + self.attn.forward(norm(&self.ln_1, x), b);
+        let h = self.mlp_proj.forward(gelu(self.c_fc.forward(norm(&self.ln_2, x.clone()))));
         x + self.drop.forward(h)
     }
 }
@@ -145,22 +155,19 @@ impl Gpt {
         assert!(t <= self.block_size, "sequence of {t} tokens exceeds the context window of {}", self.block_size);
         let device = idx.device();
         let positions = Tensor::<1, Int>::arange(0..t as i64, &device).reshape([1, t]);
-        let mut x = self.drop.forward(self.wte.forward(idx) + self.wpe.forward(positions));
-        // True strictly above the diagonal: the future a position may not see (burn's
-        // `tril_mask` marks what lies outside the lower triangle).
-        let causal = Tensor::<2, Bool>::tril_mask([t, t], 0, &device).reshape([1, 1, t, t]);
+        let x = self.drop.forward(self.wte.forward(idx) + self.wpe.forward(positions));
+        let [_, _, c] = x.dims();
+        // Rows [B·T, C] from here on: every linear layer is then one matrix product.
+        let mut x = x.reshape([b * t, c]);
         for block in &self.blocks {
-            x = block.forward(x, causal.clone());
+            x = block.forward(x, b);
         }
-        let x = self.ln_f.forward(x);
-        match &self.lm_head {
+        let x = norm(&self.ln_f, x);
+        let logits = match &self.lm_head {
             Some(head) => head.forward(x),
-            None => {
-                let [_, _, c] = x.dims();
-                let w = self.wte.weight.val();
-                let vocab = w.dims()[0];
-                x.reshape([b * t, c]).matmul(w.transpose()).reshape([b, t, vocab])
-            }
-        }
+            None => x.matmul(self.wte.weight.val().transpose()),
+        };
+        let vocab = logits.dims()[1];
+        logits.reshape([b, t, vocab])
     }
 }
