@@ -63,6 +63,8 @@ pub enum Command {
     Poem(PoemArgs),
     /// Talk with a character of a play-formatted corpus (e.g. shakespeare), as another character.
     Chat(ChatArgs),
+    /// Compose a tune with a trained melody model: writes OUT.abc, OUT.mid and OUT.wav.
+    Compose(ComposeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,6 +75,8 @@ pub enum TrainCommand {
     Vae(VaeArgs),
     /// A character-level language model (GPT) on a text corpus.
     Text(TextArgs),
+    /// A melody model (--arch lstm|gpt|gru, or the markov baseline) on folk tunes (ABC, MIDI).
+    Music(MusicArgs),
 }
 
 /// Flags every training command has.
@@ -317,9 +321,9 @@ pub struct EvalArgs {
     /// folder its eval.json goes in.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Generated samples to measure.
-    #[arg(long, default_value_t = 5000)]
-    pub n: usize,
+    /// Generated samples to measure (default 5000 images; 30 tunes for a music run).
+    #[arg(long)]
+    pub n: Option<usize>,
     /// `latest`, `best` (kept by --eval-every) or a checkpoint step.
     #[arg(long, default_value = "latest")]
     pub checkpoint: String,
@@ -442,6 +446,49 @@ pub struct GenerateArgs {
     /// Number of samples (seeds seed, seed+1, ...).
     #[arg(long, default_value_t = 1)]
     pub n: usize,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+}
+
+/// `aigc train music`: the language-model flags (defaults: --data folk, --block-size 128,
+/// --batch-size 16, --hidden 256; --arch lstm, gru, gpt or markov) and the music ones.
+#[derive(Args, Debug)]
+pub struct MusicArgs {
+    #[command(flatten)]
+    pub lm: TextArgs,
+    /// Order of the Markov baseline (tokens of context plus one; default 5).
+    #[arg(long)]
+    pub order: Option<usize>,
+    /// Train on the tunes as written only (default: each tune in all twelve keys).
+    #[arg(long)]
+    pub no_transpose: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ComposeArgs {
+    /// The run directory of a melody model (aigc train music).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Key, as in ABC: G, D, Am, Ador, Emin, Dmix, Bb.
+    #[arg(long, default_value = "G")]
+    pub key: String,
+    /// Meter: 6/8, 4/4 (or C), 3/4, 2/4, 9/8, ... (one the training tunes have).
+    #[arg(long, default_value = "6/8")]
+    pub meter: String,
+    #[arg(long, default_value_t = 16)]
+    pub bars: usize,
+    /// Opening notes in ABC (unit length an eighth), e.g. "GABc".
+    #[arg(long)]
+    pub primer: Option<String>,
+    /// Tempo in quarter notes per minute (the MIDI and WAV files).
+    #[arg(long, default_value_t = 120.0)]
+    pub tempo: f64,
+    /// General MIDI program of the MIDI file (0-based; 73 = flute).
+    #[arg(long, default_value_t = 73)]
+    pub program: u8,
+    /// Output path without extension: writes OUT.abc, OUT.mid and OUT.wav.
+    #[arg(long, default_value = "tune")]
+    pub out: PathBuf,
     #[command(flatten)]
     pub sampling: SamplingArgs,
 }

@@ -11,7 +11,7 @@ use aigc::train::config::read_toml_config;
 use aigc::train::{GanTrainConfig, RunDir, TrainOptions, train_gan};
 use clap::Parser;
 
-use args::{BenchArgs, ChatArgs, Cli, Command, EvalArgs, FeaturesCommand, GanArgs, GenerateArgs, PoemArgs, RunArgs, SampleArgs, TextArgs, TrainCommand, VaeArgs};
+use args::{BenchArgs, ChatArgs, Cli, Command, ComposeArgs, EvalArgs, FeaturesCommand, GanArgs, GenerateArgs, MusicArgs, PoemArgs, RunArgs, SampleArgs, TextArgs, TrainCommand, VaeArgs};
 
 /// mimalloc keeps freed tensor buffers for reuse; with the system allocator every training step
 /// returned megabytes to the OS and page-faulted them back (measured in `aigc bench w1`).
@@ -51,6 +51,8 @@ fn run(cli: Cli) -> aigc::Result<()> {
         Command::Train { model: TrainCommand::Gan(args) } => train(args, device),
         Command::Train { model: TrainCommand::Vae(args) } => train_vae(args, device),
         Command::Train { model: TrainCommand::Text(args) } => train_text(args, device),
+        Command::Train { model: TrainCommand::Music(args) } => train_music(args, device),
+        Command::Compose(args) => compose(args, device),
         Command::Generate(args) => generate(args, device),
         Command::Poem(args) => poem(args, device),
         Command::Chat(args) => chat(args, device),
@@ -176,6 +178,69 @@ fn train_text(args: TextArgs, device: aigc::burn::tensor::Device) -> aigc::Resul
     println!("trained {} steps in {:.0} s", outcome.steps, outcome.elapsed_s);
     println!("run:      {}", outcome.run.root().display());
     println!("generate: aigc generate --run {} --prompt \"ROMEO:\"", outcome.run.root().display());
+    Ok(())
+}
+
+fn train_music(args: MusicArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use aigc::train::music::{music_config, train_music};
+    use aigc::train::text::TextTrainConfig;
+    let output = &args.lm.output;
+    let out = output.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("music-{}", unix_time())));
+    let saved = |run: &RunDir| read_toml_config(&run.config(), &TextTrainConfig::new());
+    let mut config = config_for(output.resume, output.config.as_deref(), &out, saved, music_config())?;
+    args.lm.apply(&mut config);
+    if let Some(order) = args.order {
+        config.markov_order = order;
+    }
+    if args.no_transpose {
+        config.transpose = false;
+    }
+    let options = TrainOptions { resume: output.resume, quiet: output.quiet, device, feature_cache: None };
+    let summary = train_music(&config, &out, &options)?;
+    println!(
+        "{} tunes read, {} skipped; held-out NLL per event ({} tunes, {} events): {} {:.3} nats, Markov order {} {:.3} nats",
+        summary.tunes_read,
+        summary.tunes_skipped,
+        summary.held_out_tunes,
+        summary.held_out_events,
+        summary.arch,
+        summary.nll_per_event,
+        summary.markov_order,
+        summary.markov_nll_per_event
+    );
+    println!("run:     {}", out.display());
+    println!("compose: aigc compose --run {} --key G --meter 6/8 --bars 16 --out tune", out.display());
+    Ok(())
+}
+
+fn compose(args: ComposeArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use aigc::music::compose::{ComposeRequest, compose, parse_key, parse_meter};
+    use aigc::music::{abc::write_abc, audio, midi::write_midi};
+    let sampling = args.sampling.config()?;
+    if !(args.tempo >= 20.0 && args.tempo <= 400.0) {
+        return Err(aigc::AigcError::bad_argument("--tempo", format!("must be between 20 and 400 quarter notes per minute, got {}", args.tempo)));
+    }
+    if args.program > 127 {
+        return Err(aigc::AigcError::bad_argument("--program", "General MIDI programs are 0 to 127"));
+    }
+    let (key, meter) = (parse_key(&args.key)?, parse_meter(&args.meter)?);
+    let (_, data, model) = aigc::train::music::load_music_run(&args.run, &device)?;
+    let request = ComposeRequest { key, meter, bars: args.bars, primer: args.primer.clone(), sampling, seed: args.sampling.seed, pitch_range: data.pitch_range() };
+    let (_, mut tune) = compose(&model, &data.vocab, &request)?;
+    tune.title = format!("aigc composition (seed {})", args.sampling.seed);
+    tune.tempo_qpm = Some(args.tempo as f32);
+    let path = |ext: &str| {
+        let mut p = args.out.clone().into_os_string();
+        p.push(format!(".{ext}"));
+        PathBuf::from(p)
+    };
+    let abc = write_abc(&tune);
+    aigc::train::checkpoint::write_atomic(&path("abc"), abc.as_bytes())?;
+    aigc::train::checkpoint::write_atomic(&path("mid"), &write_midi(&tune, args.tempo, args.program))?;
+    let samples = audio::render(&tune, args.tempo, 44_100);
+    audio::write_wav(&samples, 44_100, &path("wav")).map_err(|e| aigc::AigcError::output(path("wav"), e))?;
+    print!("{abc}");
+    println!("wrote {}, {} and {} ({:.1} s)", path("abc").display(), path("mid").display(), path("wav").display(), audio::tune_seconds(&tune, args.tempo));
     Ok(())
 }
 
@@ -362,8 +427,14 @@ fn eval(args: EvalArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> 
         println!("eval: {}", out.display());
         return Ok(());
     };
+    if args.baseline.is_none() && aigc::train::text::read_lm_config(&run, aigc::train::text::MUSIC_MODEL).is_ok() {
+        let eval = aigc::train::music::evaluate_music(&run, args.n.unwrap_or(30), 16, args.seed, &device)?;
+        println!("{}", eval.row());
+        println!("eval: {}", run.join("eval-music.json").display());
+        return Ok(());
+    }
     let checkpoint = aigc::sample::CheckpointChoice::parse(&args.checkpoint)?;
-    let request = aigc::eval::run_eval::EvalRequest { run: run.clone(), n: args.n, checkpoint, seed: args.seed, quiet: args.quiet, cache: cache_dir() };
+    let request = aigc::eval::run_eval::EvalRequest { run: run.clone(), n: args.n.unwrap_or(5000), checkpoint, seed: args.seed, quiet: args.quiet, cache: cache_dir() };
     let report = match &args.baseline {
         Some(kind) => {
             let baseline = Baseline::parse(kind)?;

@@ -56,8 +56,39 @@ fn bad_flags_are_explained() {
     assert_clean_failure(&aigc(&["eval", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
     assert_clean_failure(&aigc(&["eval", "--run", "r", "--checkpoint", "newest"], cwd), &["--checkpoint", "latest, best or a step"]);
     assert_clean_failure(&aigc(&["features", "train", "--data", "no/such"], cwd), &["no/such", "not found"]);
+    assert_clean_failure(&aigc(&["train", "music", "--arch", "transformer", "--out", "m"], cwd), &["--arch", "gpt, lstm, gru or markov"]);
+    assert_clean_failure(&aigc(&["train", "music", "--data", "no/tunes", "--out", "m"], cwd), &["no/tunes", "not found"]);
+    assert_clean_failure(&aigc(&["train", "music", "--order", "0", "--out", "m"], cwd), &["--order", "between 1 and 32"]);
+    std::fs::write(cwd.join("cut.mid"), b"MThd\0\0\0\x06\0\x01").unwrap();
+    assert_clean_failure(&aigc(&["train", "music", "--data", "cut.mid", "--out", "m"], cwd), &["--data", "cut.mid", "truncated"]);
+    assert_clean_failure(&aigc(&["compose", "--run", "missing-run"], cwd), &["missing-run", "not found"]);
     // Nothing was half-written by the failures above.
-    assert!(!cwd.join("r").exists() && !cwd.join("fresh").join("config.toml").exists());
+    assert!(!cwd.join("r").exists() && !cwd.join("fresh").join("config.toml").exists() && !cwd.join("m").exists());
+}
+
+/// The Markov melody baseline trains in seconds; compose writes ABC, MIDI and WAV; bad keys,
+/// meters and primers are explained; eval reports the melody metrics.
+#[test]
+fn music_trains_composes_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = aigc(&["train", "music", "--arch", "markov", "--out", "mk", "--quiet"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("1838 tunes read, 2 skipped"), "{}", stdout(&out));
+    let out = aigc(&["compose", "--run", "mk", "--key", "Ador", "--meter", "4/4", "--bars", "4", "--primer", "eA", "--out", "t"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("K:Ador") && stdout(&out).contains("M:4/4"), "{}", stdout(&out));
+    for ext in ["abc", "mid", "wav"] {
+        assert!(std::fs::metadata(cwd.join(format!("t.{ext}"))).unwrap().len() > 50, "t.{ext}");
+    }
+    assert_clean_failure(&aigc(&["compose", "--run", "mk", "--key", "H#"], cwd), &["--key", "ABC key"]);
+    assert_clean_failure(&aigc(&["compose", "--run", "mk", "--meter", "7/0"], cwd), &["--meter"]);
+    assert_clean_failure(&aigc(&["compose", "--run", "mk", "--meter", "11/16"], cwd), &["--meter", "not in the training data"]);
+    assert_clean_failure(&aigc(&["compose", "--run", "mk", "--primer", "c8", "--out", "u"], cwd), &["--primer", "crosses a bar line"]);
+    assert!(!cwd.join("u.abc").exists());
+    let out = aigc(&["eval", "--run", "mk", "--n", "5"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("notes in key") && cwd.join("mk/eval-music.json").exists(), "{}", stdout(&out));
 }
 
 #[test]

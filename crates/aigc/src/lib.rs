@@ -9,6 +9,7 @@ pub mod backend;
 pub mod bench;
 pub mod data;
 pub mod error;
+pub mod music;
 pub mod eval;
 pub mod models;
 pub mod ops;

@@ -145,3 +145,21 @@ impl ImageDataset {
         }
     }
 }
+
+/// Every file under `root` (searched recursively) that `keep` accepts, sorted by path.
+pub(crate) fn files_under(root: &std::path::Path, keep: impl Fn(&std::path::Path) -> bool) -> crate::error::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| crate::error::AigcError::io(&dir, e))? {
+            let p = entry.map_err(|e| crate::error::AigcError::io(&dir, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if keep(&p) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -140,19 +140,7 @@ fn read_path(path: &Path) -> Result<String> {
             hint: format!(" (--data takes {EMBEDDED_CORPORA}, a UTF-8 text file, or a folder of .txt files)"),
         });
     }
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| AigcError::io(&dir, e))? {
-            let p = entry.map_err(|e| AigcError::io(&dir, e))?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt")) {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
+    let files = super::files_under(path, |p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt")))?;
     if files.is_empty() {
         return Err(AigcError::bad_data(path, "the folder has no .txt files"));
     }

@@ -515,10 +515,8 @@ pub fn train_gan(config: &GanTrainConfig, out: &Path, options: &TrainOptions) ->
         {
             let m = evaluator.evaluate(trainer.sampling_generator(), step, &options.device);
             metrics.append(&m)?;
-            bar.println(format!(
-                "step {step}: KID {:.4} ± {:.4}, FID {:.2}, precision {:.3}, recall {:.3}",
-                m.kid, m.kid_std, m.fid, m.precision, m.recall
-            ));
+            let line = format!("step {step}: KID {:.4} ± {:.4}, FID {:.2}, precision {:.3}, recall {:.3}", m.kid, m.kid_std, m.fid, m.precision, m.recall);
+            super::progress::println_above(&bar, options.quiet, line);
             if evaluator.best.is_none_or(|best| m.kid < best) {
                 evaluator.best = Some(m.kid);
                 trainer.state.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();

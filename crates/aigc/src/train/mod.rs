@@ -7,6 +7,7 @@ pub mod config;
 pub mod ema;
 pub mod gan;
 pub mod metrics;
+pub mod music;
 pub mod progress;
 pub mod rng;
 pub mod run;

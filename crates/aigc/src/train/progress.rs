@@ -16,3 +16,13 @@ pub fn progress_bar(total: u64, start: u64, quiet: bool, unit: &str) -> Progress
     bar.reset_eta();
     bar
 }
+
+/// A line above the bar. indicatif draws nothing when stderr is not a terminal (a log file, CI),
+/// `println` included, so the line then goes to stderr directly, unless `quiet`.
+pub fn println_above(bar: &ProgressBar, quiet: bool, line: impl AsRef<str>) {
+    if !bar.is_hidden() {
+        bar.println(line);
+    } else if !quiet {
+        eprintln!("{}", line.as_ref());
+    }
+}

@@ -26,6 +26,8 @@ use crate::models::lm::{GptConfig, LanguageModel, RnnLmConfig};
 
 /// The value of `model` in a language model run's `config.toml`.
 pub const TEXT_MODEL: &str = "text";
+/// The value of `model` in a melody model run's `config.toml` (same trainer, music tokens).
+pub const MUSIC_MODEL: &str = "music";
 pub const VOCAB_FILE: &str = "vocab.json";
 const MODEL_FILE: &str = "model.bpk";
 const OPTIM_FILE: &str = "optim.bpk";
@@ -95,16 +97,27 @@ pub struct TextTrainConfig {
     pub keep_checkpoints: usize,
     #[config(default = 1337)]
     pub seed: u64,
+    /// Music runs: train on each tune in all twelve keys (−5 to +6 semitones).
+    #[config(default = true)]
+    pub transpose: bool,
+    /// Music runs with `arch = "markov"`: tokens of context plus one.
+    #[config(default = 5)]
+    pub markov_order: usize,
 }
 
 impl TextTrainConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |flag: &str, problem: String| Err(AigcError::bad_argument(flag, problem));
-        if self.model != TEXT_MODEL {
-            return bad("model", "a language-model config has model = \"text\"".into());
+        if self.model != TEXT_MODEL && self.model != MUSIC_MODEL {
+            return bad("model", "a language-model config has model = \"text\" or \"music\"".into());
         }
-        if !["gpt", "lstm", "gru"].contains(&self.arch.as_str()) {
-            return bad("--arch", format!("unknown text architecture {:?}, expected gpt, lstm or gru", self.arch));
+        let music = self.model == MUSIC_MODEL;
+        if !["gpt", "lstm", "gru"].contains(&self.arch.as_str()) && !(music && self.arch == "markov") {
+            let expected = if music { "gpt, lstm, gru or markov" } else { "gpt, lstm or gru" };
+            return bad("--arch", format!("unknown {} architecture {:?}, expected {expected}", self.model, self.arch));
+        }
+        if self.markov_order == 0 || self.markov_order > 32 {
+            return bad("--order", format!("must be between 1 and 32, got {}", self.markov_order));
         }
         for (flag, v) in [
             ("--block-size", self.block_size),
@@ -230,18 +243,53 @@ pub struct TextEval {
 /// Token ids of a corpus split, with random-window batching.
 pub struct TokenStream {
     pub tokens: Vec<u32>,
+    /// Music: where each tune starts in `tokens` (ascending) and its header (`<tune> K M`). A
+    /// window that starts inside a tune then begins with that header, so the model always
+    /// knows the key and meter it continues in. Empty for text.
+    pub headers: Vec<(usize, [u32; 3])>,
 }
 
 impl TokenStream {
+    pub fn plain(tokens: Vec<u32>) -> Self {
+        Self { tokens, headers: Vec::new() }
+    }
+
+    /// The concatenation of `sequences`, each starting with a 3-token header.
+    pub fn with_headers(sequences: &[Vec<u32>]) -> Self {
+        let mut tokens = Vec::new();
+        let mut headers = Vec::new();
+        for s in sequences.iter().filter(|s| s.len() >= 3) {
+            headers.push((tokens.len(), [s[0], s[1], s[2]]));
+            tokens.extend_from_slice(s);
+        }
+        Self { tokens, headers }
+    }
+
+    /// The `len + 1` tokens of the window drawn at offset `o`.
+    fn window(&self, o: usize, len: usize) -> Vec<u32> {
+        let i = self.headers.partition_point(|(start, _)| *start <= o);
+        match i.checked_sub(1).map(|i| self.headers[i]) {
+            Some((start, header)) if len > 3 => {
+                if o < start + 3 {
+                    self.tokens[start..start + len + 1].to_vec()
+                } else {
+                    header.iter().copied().chain(self.tokens[o..o + len - 2].iter().copied()).collect()
+                }
+            }
+            _ => self.tokens[o..o + len + 1].to_vec(),
+        }
+    }
+
     /// `batch` windows of `len + 1` tokens at the offsets drawn from `rng`: inputs and targets.
     pub fn batch(&self, batch: usize, len: usize, rng: &mut NoiseRng, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
         let span = self.tokens.len() - len;
-        let offsets: Vec<usize> = rng.uniform(batch).iter().map(|u| ((*u as f64 * span as f64) as usize).min(span - 1)).collect();
-        let window = |shift: usize| {
-            let ids: Vec<i64> = offsets.iter().flat_map(|&o| self.tokens[o + shift..o + shift + len].iter().map(|&t| t as i64)).collect();
+        let windows: Vec<Vec<u32>> =
+            rng.uniform(batch).iter().map(|u| self.window(((*u as f64 * span as f64) as usize).min(span - 1), len)).collect();
+        let side = |shift: usize| {
+            let ids: Vec<i64> = windows.iter().flat_map(|w| w[shift..shift + len].iter().map(|&t| t as i64)).collect();
             Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, len]), device)
         };
-        (window(0), window(1))
+        (side(0), side(1))
     }
 }
 
@@ -319,23 +367,36 @@ impl TextTrainer {
     }
 }
 
-/// Loads the model of a finished or running text run (its newest checkpoint, or `best/` when
-/// `best`), with its vocabulary, on `device` (without autodiff).
-pub fn load_text_run(run: &Path, best: bool, device: &Device) -> Result<(TextTrainConfig, CharVocab, LanguageModel)> {
+/// The configuration of a language-model run whose `model` is `kind` (`text` or `music`).
+pub fn read_lm_config(run: &Path, kind: &str) -> Result<TextTrainConfig> {
     let dir = RunDir::new(run);
     if !dir.exists() {
         return Err(AigcError::Missing { path: run.into(), hint: " (--run expects a run directory with a config.toml)".into() });
     }
     let config: TextTrainConfig = super::config::read_toml_config(&dir.config(), &TextTrainConfig::new())?;
-    if config.model != TEXT_MODEL {
-        return Err(AigcError::bad_data(dir.config(), "not a language-model run (model is not \"text\")"));
+    if config.model != kind {
+        return Err(AigcError::bad_data(dir.config(), format!("not a {kind} run (model is {:?})", config.model)));
     }
-    let vocab = CharVocab::load(&run.join(VOCAB_FILE))?;
+    Ok(config)
+}
+
+/// The network of a language-model run (its newest checkpoint, or `best/` when `best`) on
+/// `device` (without autodiff).
+pub fn load_lm_weights(run: &Path, config: &TextTrainConfig, vocab_len: usize, best: bool, device: &Device) -> Result<LanguageModel> {
+    let dir = RunDir::new(run);
     let checkpoints = if best { dir.best_checkpoint() } else { dir.checkpoints(config.keep_checkpoints) };
     let (_, checkpoint) = checkpoints
         .latest()?
         .ok_or_else(|| AigcError::Missing { path: checkpoints.dir().into(), hint: " (no checkpoint yet: train first)".into() })?;
-    let model = load_module(config.build_model(vocab.len(), device), &checkpoint.join(MODEL_FILE))?;
+    load_module(config.build_model(vocab_len, device), &checkpoint.join(MODEL_FILE))
+}
+
+/// Loads the model of a finished or running text run (its newest checkpoint, or `best/` when
+/// `best`), with its vocabulary, on `device` (without autodiff).
+pub fn load_text_run(run: &Path, best: bool, device: &Device) -> Result<(TextTrainConfig, CharVocab, LanguageModel)> {
+    let config = read_lm_config(run, TEXT_MODEL)?;
+    let vocab = CharVocab::load(&run.join(VOCAB_FILE))?;
+    let model = load_lm_weights(run, &config, vocab.len(), best, device)?;
     Ok((config, vocab, model))
 }
 
@@ -359,31 +420,56 @@ pub fn train_text(config: &TextTrainConfig, out: &Path, options: &TrainOptions) 
         Some(_) => CharVocab::load(&out.join(VOCAB_FILE))?,
         None => corpus.vocab(),
     };
-    let train = TokenStream { tokens: vocab.encode_lossy(&corpus.train) };
-    let validation = TokenStream { tokens: vocab.encode_lossy(&corpus.validation) };
+    let train = TokenStream::plain(vocab.encode_lossy(&corpus.train));
+    let validation = TokenStream::plain(vocab.encode_lossy(&corpus.validation));
+    let data = LmData { train, validation, vocab_len: vocab.len(), unit: "char" };
+    train_lm(config, out, options, data, latest, &|dir| vocab.save(&dir.join(VOCAB_FILE)))
+}
+
+/// Token streams for [`train_lm`].
+pub struct LmData {
+    pub train: TokenStream,
+    pub validation: TokenStream,
+    pub vocab_len: usize,
+    /// What a token is, for the log ("char", "token").
+    pub unit: &'static str,
+}
+
+/// The training loop shared by text and music runs, from the (possibly resumed) checkpoint
+/// `latest`; `save_vocab` writes the vocabulary into the run directory.
+pub fn train_lm(
+    config: &TextTrainConfig,
+    out: &Path,
+    options: &TrainOptions,
+    data: LmData,
+    latest: Option<(TrainState, std::path::PathBuf)>,
+    save_vocab: &dyn Fn(&Path) -> Result<()>,
+) -> Result<TextOutcome> {
+    let LmData { train, validation, vocab_len, unit } = data;
+    let run = RunDir::new(out);
+    let checkpoints = run.checkpoints(config.keep_checkpoints);
     for (name, stream) in [("training", &train), ("validation", &validation)] {
         if stream.tokens.len() <= config.block_size + 1 {
             return Err(AigcError::bad_argument(
                 "--block-size",
-                format!("{}: the {name} text has {} characters, fewer than a window of {} + 1", config.data, stream.tokens.len(), config.block_size),
+                format!("{}: the {name} data has {} tokens, fewer than a window of {} + 1", config.data, stream.tokens.len(), config.block_size),
             ));
         }
     }
     let device = options.device.clone().autodiff();
     device.seed(config.seed);
-    let mut trainer = TextTrainer::new(config.clone(), config.build_model(vocab.len(), &device), device);
+    let mut trainer = TextTrainer::new(config.clone(), config.build_model(vocab_len, &device), device);
     if let Some((state, dir)) = latest {
         trainer.load_checkpoint(state, &dir)?;
         run.metrics().truncate_after(trainer.state.step)?;
         tracing::info!(step = trainer.state.step, checkpoint = %dir.display(), "resuming");
     }
     run.start(&to_toml(config))?;
-    vocab.save(&out.join(VOCAB_FILE))?;
+    save_vocab(out)?;
     tracing::info!(
-        "{} with {} parameters, vocabulary of {} characters; {} training and {} validation characters",
+        "{} with {} parameters, vocabulary of {vocab_len} {unit}s; {} training and {} validation {unit}s",
         config.arch,
         crate::models::trainable_params(&trainer.model),
-        vocab.len(),
         train.tokens.len(),
         validation.tokens.len()
     );
@@ -422,7 +508,8 @@ pub fn train_text(config: &TextTrainConfig, out: &Path, options: &TrainOptions) 
                 tokens: config.eval_batches * config.batch_size * config.block_size,
             };
             metrics.append(&eval)?;
-            bar.println(format!("step {step}: train loss {:.4}, val loss {:.4} ({:.3} bits/char)", eval.train_loss, eval.val_loss, eval.val_bpc));
+            let line = format!("step {step}: train loss {:.4}, val loss {:.4} ({:.3} bits/{unit})", eval.train_loss, eval.val_loss, eval.val_bpc);
+            super::progress::println_above(&bar, options.quiet, line);
             if best.is_none_or(|b| eval.val_loss < b) {
                 best = Some(eval.val_loss);
                 trainer.state.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();

@@ -1,0 +1,151 @@
+//! Music: the embedded folk corpus parses with a stated skip rate; ABC and MIDI round trips;
+//! composition always fills every bar of the meter and renders to a WAV of the right length
+//! that is not silent; a trained model beats the Markov baseline on held-out tunes; malformed
+//! ABC and MIDI get clear errors.
+
+use aigc::burn::tensor::Device;
+use aigc::music::abc::{Event, parse_collection, parse_tune, write_abc};
+use aigc::music::audio::{render, tune_seconds, write_wav};
+use aigc::music::compose::{ComposeRequest, MelodyModel, compose, parse_key, parse_meter};
+use aigc::music::corpus::MusicCorpus;
+use aigc::music::metrics::bar_lengths;
+use aigc::music::midi::{read_midi, write_midi};
+use aigc::music::tokens::grid_units;
+use aigc::sample::text::SamplingConfig;
+use aigc::train::TrainOptions;
+use aigc::train::music::{MusicData, music_config, train_music};
+
+#[test]
+fn every_folk_tune_parses_but_two_and_round_trips_through_abc() {
+    let corpus = MusicCorpus::load("folk").unwrap();
+    let read = corpus.train.len() + corpus.validation.len();
+    // O'Neill X:745 (`K:Bn`) and X:9 (a `>` before `||`) are the only tunes the parser rejects.
+    assert_eq!((read, corpus.skipped()), (1838, 2), "{}", corpus.report());
+    assert!(corpus.report().contains("2 skipped (0.1%)"));
+    for tune in corpus.train.iter().chain(&corpus.validation) {
+        let again = parse_tune(&write_abc(tune)).unwrap_or_else(|e| panic!("X:{} {}: {e}", tune.number, tune.title));
+        assert_eq!(again.events, tune.events, "X:{} {}", tune.number, tune.title);
+        assert_eq!((again.meter, again.key), (tune.meter, tune.key));
+    }
+}
+
+/// MIDI written for a tune reads back as the same melody (tunes without pickups, whose bars
+/// start at time 0 as MIDI's do, and with durations on MIDI reading's 1/48 grid).
+#[test]
+fn tunes_round_trip_through_midi() {
+    let corpus = MusicCorpus::load("folk").unwrap();
+    let mut checked = 0;
+    for tune in &corpus.train {
+        let bars = bar_lengths(&tune.events);
+        let Some(meter) = tune.meter else { continue };
+        let on_grid = tune.events.iter().all(|e| matches!(e, Event::Bar) || grid_units(e.duration()).is_some_and(|u| u % 2 == 0));
+        let whole_bars = bars.len() > 2 && bars[..bars.len() - 1].iter().all(|b| *b == meter.bar_length());
+        if !on_grid || !whole_bars {
+            continue;
+        }
+        let back = read_midi(&write_midi(tune, 120.0, 73)).unwrap();
+        let strip = |e: &[Event]| e.iter().copied().filter(|e| !matches!(e, Event::Bar)).collect::<Vec<_>>();
+        assert_eq!(strip(&back.events), strip(&tune.events), "X:{} {}", tune.number, tune.title);
+        assert_eq!(back.meter, tune.meter);
+        checked += 1;
+    }
+    assert!(checked > 200, "only {checked} tunes checked");
+}
+
+fn markov_model(order: usize) -> (MusicData, MelodyModel) {
+    let config = music_config().with_arch("markov".into()).with_markov_order(order);
+    let data = MusicData::load(&config, None).unwrap();
+    let model = MelodyModel::Markov(data.markov(order));
+    (data, model)
+}
+
+#[test]
+fn composed_bars_fill_the_meter_and_render_to_audio() {
+    let (data, model) = markov_model(5);
+    let sampling = SamplingConfig { temperature: 1.0, top_k: 0, top_p: 1.0 };
+    for (key, meter, primer) in [("G", "6/8", Some("GAB")), ("Ador", "4/4", None), ("D", "3/4", Some("d2 fe")), ("Emin", "2/4", None), ("A", "9/8", None)] {
+        let request = ComposeRequest {
+            key: parse_key(key).unwrap(),
+            meter: parse_meter(meter).unwrap(),
+            bars: 12,
+            primer: primer.map(String::from),
+            sampling,
+            seed: 7,
+            pitch_range: data.pitch_range(),
+        };
+        let (_, tune) = compose(&model, &data.vocab, &request).unwrap();
+        // 12 full bars, or a pickup, 11 full bars and a last bar that completes the pickup's
+        let bars = bar_lengths(&tune.events);
+        let full = request.meter.bar_length();
+        let inner = &bars[1..bars.len() - 1];
+        assert!(inner.iter().all(|b| *b == full), "{key} {meter}: {bars:?}");
+        if bars.len() == 12 {
+            assert!(bars[0] == full && bars[11] == full, "{key} {meter}: {bars:?}");
+        } else {
+            assert_eq!(bars.len(), 13, "{key} {meter}: {bars:?}");
+            assert_eq!(bars[0].checked_add(bars[12]), Some(full), "{key} {meter}: {bars:?}");
+        }
+        // the written ABC parses back to the same tune
+        assert_eq!(parse_tune(&write_abc(&tune)).unwrap().events, tune.events);
+        let seconds = tune_seconds(&tune, 120.0);
+        assert!((seconds - 12.0 * request.meter.bar_length().to_f64() * 2.0).abs() < 1e-9, "{seconds}");
+        let samples = render(&tune, 120.0, 8_000);
+        assert!(samples.len() as f64 >= seconds * 8_000.0);
+        let rms = (samples.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / samples.len() as f64).sqrt();
+        assert!(rms > 0.05, "{key} {meter}: RMS {rms}");
+        let dir = tempfile::tempdir().unwrap();
+        write_wav(&samples, 8_000, &dir.path().join("t.wav")).unwrap();
+        let reader = hound::WavReader::open(dir.path().join("t.wav")).unwrap();
+        assert_eq!(reader.len() as usize, samples.len());
+    }
+    // bad keys, meters and primers
+    let err = |r: aigc::Result<aigc::music::abc::Key>| r.unwrap_err().to_string();
+    assert!(err(parse_key("H")).contains("--key"));
+    assert!(parse_meter("5/0").unwrap_err().to_string().contains("--meter"));
+    let request = ComposeRequest {
+        key: parse_key("G").unwrap(),
+        meter: parse_meter("6/8").unwrap(),
+        bars: 4,
+        primer: Some("G8".into()),
+        sampling,
+        seed: 1,
+        pitch_range: data.pitch_range(),
+    };
+    assert!(compose(&model, &data.vocab, &request).unwrap_err().to_string().contains("--primer"));
+}
+
+/// A small LSTM (2×128) trained for 600 steps beats an order-3 keyed Markov chain on held-out
+/// tunes by more than 0.1 nats per event (measured: 2.40 vs 2.65), and the Markov chain gets
+/// better with order (3 → 5: 2.40). The README's full runs beat the order-5 chain.
+#[test]
+fn a_trained_lstm_beats_the_markov_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = music_config().with_steps(600).with_hidden(128).with_eval_every(600).with_checkpoint_every(600).with_markov_order(3);
+    let options = TrainOptions { resume: false, quiet: true, device: Device::flex(), feature_cache: None };
+    let summary = train_music(&config, dir.path(), &options).unwrap();
+    assert!(summary.nll_per_event < summary.markov_nll_per_event - 0.1, "{summary:?}");
+    let (data, order5) = markov_model(5);
+    let (nll5, events) = order5.held_out_nll(&data.validation, &data.vocab);
+    assert_eq!(events, summary.held_out_events);
+    assert!(nll5 / (events as f64) < summary.markov_nll_per_event, "order 5 {} vs order 3 {}", nll5 / events as f64, summary.markov_nll_per_event);
+}
+
+#[test]
+fn malformed_abc_and_midi_get_clear_errors() {
+    let (tunes, skips) = parse_collection("X:1\nT:ok\nM:6/8\nK:G\nGAB cde|\n\nX:2\nT:bad\nM:6/8\nK:G\nGA999999B|\n\nX:3\nT:cut\nM:4/4\n");
+    assert_eq!(tunes.len(), 1);
+    assert_eq!(skips.len(), 2, "{skips:?}");
+    assert!(skips.iter().all(|s| !s.reason.is_empty()));
+    let midi = write_midi(&tunes[0], 120.0, 0);
+    for (bytes, expected) in [(&b""[..], "MIDI"), (&b"RIFF\0\0\0\0garbage"[..], "MIDI"), (&midi[..midi.len() - 7], "truncated")] {
+        let err = read_midi(bytes).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.abc");
+    std::fs::write(&bad, "X:1\nT:only a header\n").unwrap();
+    let err = MusicCorpus::load(bad.to_str().unwrap()).unwrap_err().to_string();
+    assert!(err.contains("--data") && err.contains("0 tunes"), "{err}");
+    let err = MusicCorpus::load("/no/such/folder").unwrap_err().to_string();
+    assert!(err.contains("/no/such/folder"), "{err}");
+}
