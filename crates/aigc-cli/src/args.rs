@@ -50,6 +50,10 @@ pub enum Command {
     },
     /// Measure a run's samples: FID, KID, precision/recall, IS, class coverage, memorisation.
     Eval(EvalArgs),
+    /// Repair an image: fill a masked region with a trained GAN (latent optimisation) or VAE.
+    Inpaint(InpaintArgs),
+    /// Style transfer (Gatys et al.) or, without --content, texture synthesis; no download needed.
+    Style(StyleArgs),
     /// Feature networks for evaluation.
     Features {
         #[command(subcommand)]
@@ -294,7 +298,10 @@ pub struct BenchArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct EvalArgs {
+    #[command(subcommand)]
+    pub what: Option<EvalCommand>,
     /// The run directory (or compare two folders with --real and --fake, or --baseline).
     #[arg(long, required_unless_present_any = ["real", "baseline"], conflicts_with_all = ["real", "fake", "baseline"])]
     pub run: Option<PathBuf>,
@@ -333,6 +340,107 @@ pub struct EvalArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EvalCommand {
+    /// Inpainting on held-out images: the run's method (latent optimisation for a GAN, the
+    /// encoder for a VAE) against mean fill and harmonic fill: PSNR and SSIM in the hole, KID.
+    Inpaint(InpaintEvalArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InpaintEvalArgs {
+    /// A GAN or VAE run (unconditional).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Mask families: centre, random, half (comma-separated).
+    #[arg(long, default_value = "centre,random,half")]
+    pub masks: String,
+    /// Held-out images to complete (the rest are KID's real reference).
+    #[arg(long, default_value_t = 300)]
+    pub n: usize,
+    /// Latent optimisation steps.
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StyleArgs {
+    /// The photo to restyle: astronaut, chelsea, coffee (embedded) or an image file. Without it,
+    /// aigc synthesises a texture like --style.
+    #[arg(long)]
+    pub content: Option<String>,
+    /// The style image: brick, grass, gravel, … (embedded) or an image file.
+    #[arg(long)]
+    pub style: String,
+    /// Longer side of the images, in pixels.
+    #[arg(long, default_value_t = 256)]
+    pub size: u32,
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    /// Weight of the (relative) content loss.
+    #[arg(long, default_value_t = 0.2)]
+    pub content_weight: f64,
+    /// Weight of the (relative) style loss.
+    #[arg(long, default_value_t = 1.0)]
+    pub style_weight: f64,
+    /// Adam's learning rate on the pixels (values in [0, 1]).
+    #[arg(long, default_value_t = 0.02)]
+    pub lr: f64,
+    /// random (multi-scale random filters, no download) or vgg19 (needs --weights).
+    #[arg(long, default_value = "random")]
+    pub features: String,
+    /// VGG-19 weights as safetensors (torchvision names: features.N.weight/bias).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Seed of the random filters and of the texture's starting noise.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also write the image every N steps (OUT with the step number).
+    #[arg(long)]
+    pub every: Option<usize>,
+    #[arg(long, default_value = "style.png")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InpaintArgs {
+    /// A GAN run (latent optimisation) or a VAE run (its encoder), unconditional.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The image to repair (the model's size and channels).
+    #[arg(long, required_unless_present = "heldout", conflicts_with = "heldout")]
+    pub image: Option<PathBuf>,
+    /// Or: held-out image number K of the run's data set.
+    #[arg(long)]
+    pub heldout: Option<usize>,
+    /// Mask image: white marks the hole (same size as the image).
+    #[arg(long, conflicts_with = "mask_rect")]
+    pub mask: Option<PathBuf>,
+    /// Or a rectangular hole x,y,w,h (default: the centre square of half the side).
+    #[arg(long)]
+    pub mask_rect: Option<String>,
+    /// latent (GAN runs) or vae (VAE runs); default: the run's.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Completions per image.
+    #[arg(long, default_value_t = 4)]
+    pub samples: usize,
+    /// Latent optimisation steps.
+    #[arg(long, default_value_t = 500)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The result grid: masked input, harmonic fill, then the completions.
+    #[arg(long, default_value = "inpaint.png")]
+    pub out: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

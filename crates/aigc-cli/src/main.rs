@@ -53,6 +53,8 @@ fn run(cli: Cli) -> aigc::Result<()> {
         Command::Train { model: TrainCommand::Text(args) } => train_text(args, device),
         Command::Train { model: TrainCommand::Music(args) } => train_music(args, device),
         Command::Compose(args) => compose(args, device),
+        Command::Inpaint(args) => inpaint(args, device),
+        Command::Style(args) => style(args, device),
         Command::Generate(args) => generate(args, device),
         Command::Poem(args) => poem(args, device),
         Command::Chat(args) => chat(args, device),
@@ -244,6 +246,131 @@ fn compose(args: ComposeArgs, device: aigc::burn::tensor::Device) -> aigc::Resul
     Ok(())
 }
 
+fn eval_inpaint(args: &args::InpaintEvalArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use aigc::apps::inpaint::{LatentSettings, MaskKind, evaluate_inpainting};
+    let kinds = args.masks.split(',').map(|m| MaskKind::parse(m.trim())).collect::<aigc::Result<Vec<_>>>()?;
+    if args.steps == 0 {
+        return Err(aigc::AigcError::bad_argument("--steps", "must be at least 1"));
+    }
+    let settings = LatentSettings { steps: args.steps, seed: args.seed, ..LatentSettings::default() };
+    let rows = evaluate_inpainting(&args.run, &kinds, args.n, settings, &aigc::eval::run_eval::cache_dir(), &device, args.quiet)?;
+    println!("| mask | method | PSNR in hole (dB) | SSIM in hole | KID | time |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        println!("| {} | {} | {:.2} | {:.3} | {:.4} ± {:.4} | {:.1} s |", r.mask, r.method, r.psnr, r.ssim, r.kid, r.kid_std, r.seconds);
+    }
+    println!("eval: {}", args.run.join("eval-inpaint.json").display());
+    Ok(())
+}
+
+fn style(args: args::StyleArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use aigc::apps::style::{FeatureNet, StyleSettings, image_tensor, load_picture, save_png, stylise};
+    if !(16..=2048).contains(&args.size) {
+        return Err(aigc::AigcError::bad_argument("--size", "must be between 16 and 2048 pixels"));
+    }
+    if args.steps == 0 {
+        return Err(aigc::AigcError::bad_argument("--steps", "must be at least 1"));
+    }
+    for (flag, v) in [("--content-weight", args.content_weight), ("--style-weight", args.style_weight), ("--lr", args.lr)] {
+        if !(v >= 0.0 && v.is_finite()) {
+            return Err(aigc::AigcError::bad_argument(flag, format!("must be a non-negative number, got {v}")));
+        }
+    }
+    let ad = device.clone().autodiff();
+    let net = match (args.features.as_str(), &args.weights) {
+        ("random", None) => FeatureNet::random(args.seed, &ad),
+        ("random", Some(_)) => return Err(aigc::AigcError::bad_argument("--weights", "only with --features vgg19")),
+        ("vgg19", Some(path)) => FeatureNet::vgg19(path, &ad)?,
+        ("vgg19", None) => return Err(aigc::AigcError::bad_argument("--features", "vgg19 needs --weights FILE.safetensors (no download here)")),
+        (other, _) => return Err(aigc::AigcError::bad_argument("--features", format!("{other:?}: expected random or vgg19"))),
+    };
+    let style_img = image_tensor(&load_picture(&args.style, "--style")?, args.size, &ad);
+    let content = match &args.content {
+        Some(c) => Some(image_tensor(&load_picture(c, "--content")?, args.size, &ad)),
+        None => None,
+    };
+    let settings = StyleSettings { steps: args.steps, content_weight: args.content_weight, style_weight: args.style_weight, lr: args.lr, seed: args.seed };
+    if args.every == Some(0) {
+        return Err(aigc::AigcError::bad_argument("--every", "must be at least 1"));
+    }
+    let bar = aigc::train::progress::progress_bar(args.steps as u64, 0, args.quiet, "steps");
+    let mut failed = None;
+    let (x, report) = stylise(&net, content, style_img, settings, &ad, |step, x| {
+        bar.set_position(step as u64);
+        if args.every.is_some_and(|e| step % e == 0 && step < args.steps) {
+            let stem = args.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "style".into());
+            let path = args.out.with_file_name(format!("{stem}-{step:05}.png"));
+            if let Err(e) = save_png(x.clone(), &path) {
+                failed.get_or_insert(e);
+            }
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    save_png(x, &args.out)?;
+    println!(
+        "style loss {:.4} → {:.4} ({:.1}× lower), content loss {:.4} → {:.4}; {} steps in {:.0} s",
+        report.style_before,
+        report.style_after,
+        report.style_before / report.style_after.max(1e-12),
+        report.content_before,
+        report.content_after,
+        args.steps,
+        report.seconds
+    );
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn inpaint(args: args::InpaintArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    use aigc::apps::inpaint::{LatentSettings, Mask, RunInpainter, harmonic_fill, masked, method_name, read_image};
+    if args.samples == 0 || args.samples > 64 {
+        return Err(aigc::AigcError::bad_argument("--samples", "must be between 1 and 64"));
+    }
+    if args.steps == 0 {
+        return Err(aigc::AigcError::bad_argument("--steps", "must be at least 1"));
+    }
+    let model = RunInpainter::load(&args.run, &device)?;
+    if let Some(method) = &args.method {
+        let own = method_name(&model.model);
+        if method != own {
+            let why = if ["latent", "vae"].contains(&method.as_str()) { format!("this run supports {own}") } else { "expected latent or vae".into() };
+            return Err(aigc::AigcError::bad_argument("--method", format!("{method:?}: {why}")));
+        }
+    }
+    let shape = model.shape;
+    let image = match (&args.image, args.heldout) {
+        (Some(path), _) => read_image(path, shape)?,
+        (None, Some(k)) => {
+            let splits = aigc::data::DataSource::parse(&model.data).load(model.image_size)?;
+            if k >= splits.heldout.len() {
+                return Err(aigc::AigcError::bad_argument("--heldout", format!("the data set has {} held-out images", splits.heldout.len())));
+            }
+            splits.heldout.batch_values(&[k])
+        }
+        (None, None) => unreachable!("clap requires --image or --heldout"),
+    };
+    let mask = match (&args.mask, &args.mask_rect) {
+        (Some(path), _) => Mask::from_png(path, shape.height, shape.width)?,
+        (None, Some(rect)) => Mask::from_rect(rect, shape.height, shape.width)?,
+        (None, None) => Mask::centre(shape.height, shape.width),
+    };
+    let settings = LatentSettings { steps: args.steps, seed: args.seed, ..LatentSettings::default() };
+    let (completed, losses) = model.complete(&image, std::slice::from_ref(&mask), args.samples, settings);
+    let mut grid = masked(&image, &mask);
+    grid.extend(harmonic_fill(&image, &mask));
+    grid.extend(completed);
+    aigc::report::grid::save_grid(&grid, shape, args.samples + 2, &args.out)?;
+    if let Some((before, after)) = losses {
+        println!("context loss (weighted L1 on known pixels): {before:.3} → {after:.3} (mean over {} samples)", args.samples);
+    }
+    println!("{} hole pixels filled by {} ({} samples)", mask.holes(), method_name(&model.model), args.samples);
+    println!("wrote {} (masked input, harmonic fill, completions)", args.out.display());
+    Ok(())
+}
+
 fn generate(args: GenerateArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
     use std::io::Write;
     use aigc::sample::text::generate;
@@ -411,6 +538,9 @@ fn bench_cmd(args: BenchArgs, device_name: &str, device: aigc::burn::tensor::Dev
 }
 
 fn eval(args: EvalArgs, device: aigc::burn::tensor::Device) -> aigc::Result<()> {
+    if let Some(args::EvalCommand::Inpaint(a)) = &args.what {
+        return eval_inpaint(a, device);
+    }
     use aigc::eval::run_eval::{Baseline, cache_dir, evaluate_baseline, evaluate_folders, evaluate_run};
     let run = match (&args.run, &args.baseline) {
         (Some(run), _) => Some(run.clone()),

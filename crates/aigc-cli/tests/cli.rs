@@ -62,8 +62,14 @@ fn bad_flags_are_explained() {
     std::fs::write(cwd.join("cut.mid"), b"MThd\0\0\0\x06\0\x01").unwrap();
     assert_clean_failure(&aigc(&["train", "music", "--data", "cut.mid", "--out", "m"], cwd), &["--data", "cut.mid", "truncated"]);
     assert_clean_failure(&aigc(&["compose", "--run", "missing-run"], cwd), &["missing-run", "not found"]);
+    assert_clean_failure(&aigc(&["style", "--style", "nope.png", "--out", "s.png"], cwd), &["nope.png", "not found"]);
+    assert_clean_failure(&aigc(&["style", "--style", "brick", "--features", "vgg19", "--out", "s.png"], cwd), &["--features", "--weights"]);
+    assert_clean_failure(&aigc(&["style", "--style", "brick", "--size", "8", "--out", "s.png"], cwd), &["--size"]);
+    assert_clean_failure(&aigc(&["inpaint", "--run", "missing-run", "--heldout", "1", "--out", "i.png"], cwd), &["missing-run"]);
+    assert_clean_failure(&aigc(&["eval", "inpaint", "--run", "missing-run", "--masks", "star"], cwd), &["--masks", "centre, random or half"]);
     // Nothing was half-written by the failures above.
     assert!(!cwd.join("r").exists() && !cwd.join("fresh").join("config.toml").exists() && !cwd.join("m").exists());
+    assert!(!cwd.join("s.png").exists() && !cwd.join("i.png").exists());
 }
 
 /// The Markov melody baseline trains in seconds; compose writes ABC, MIDI and WAV; bad keys,
@@ -185,4 +191,33 @@ fn bench_prints_the_reference_result_line() {
     let out = aigc(&["bench", "w2", "--steps", "1"], dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(" w2 median_ms=") && stdout(&out).contains("params=1932994"), "{}", stdout(&out));
+}
+
+/// Style transfer writes its image (and intermediate ones); inpainting with a VAE run repairs a
+/// held-out digit or a PNG, and explains bad masks and a method the run does not have.
+#[test]
+fn style_and_inpaint_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = aigc(&["style", "--content", "chelsea", "--style", "brick", "--size", "32", "--steps", "6", "--every", "3", "--out", "s.png", "--quiet"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("style loss") && stdout(&out).contains("× lower"), "{}", stdout(&out));
+    assert_eq!(image::open(cwd.join("s.png")).unwrap().width(), 32);
+    assert!(cwd.join("s-00003.png").exists());
+    let out = aigc(&["train", "vae", "--epochs", "1", "--out", "v", "--quiet"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = aigc(&["inpaint", "--run", "v", "--heldout", "0", "--mask-rect", "7,7,14,14", "--samples", "2", "--out", "i.png"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("196 hole pixels"), "{}", stdout(&out));
+    assert_eq!(image::open(cwd.join("i.png")).unwrap().width() > 28 * 3, true);
+    image::GrayImage::from_pixel(28, 28, image::Luma([0])).save(cwd.join("digit.png")).unwrap();
+    image::GrayImage::from_pixel(20, 20, image::Luma([255])).save(cwd.join("small.png")).unwrap();
+    image::GrayImage::from_pixel(28, 28, image::Luma([0])).save(cwd.join("black.png")).unwrap();
+    let run = |extra: &[&str]| aigc(&[&["inpaint", "--run", "v", "--image", "digit.png", "--out", "j.png"], extra].concat(), cwd);
+    assert_clean_failure(&run(&["--mask", "small.png"]), &["small.png", "20×20", "28×28"]);
+    assert_clean_failure(&run(&["--mask", "black.png"]), &["no hole"]);
+    assert_clean_failure(&run(&["--method", "latent"]), &["--method", "supports vae"]);
+    assert_clean_failure(&aigc(&["inpaint", "--run", "v", "--image", "small.png", "--out", "j.png"], cwd), &["small.png", "20×20"]);
+    assert!(!cwd.join("j.png").exists());
+    assert!(run(&[]).status.success());
 }

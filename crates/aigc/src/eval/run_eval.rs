@@ -369,16 +369,23 @@ struct EvalImages<'a> {
 }
 
 /// Every measure of `aigc eval`, written to `out/eval.json` (and `out/eval-closest-pairs.png`).
+/// The feature extractor for images of a data set: its own feature network when labelled, else
+/// the digits' (see [`super::extractor`]).
+pub fn data_extractor(data_name: &str, splits: &DataSplits, cache: &Path, device: &Device, quiet: bool) -> Result<ClassifierFeatures> {
+    let (model, report) = if splits.train.labels().is_some() {
+        feature_network(cache, data_name, splits, device, quiet, false)?
+    } else {
+        borrowed_feature_network(splits.train.shape, cache, device, quiet)?
+    };
+    Ok(ClassifierFeatures { model, report, device: device.clone() })
+}
+
 fn evaluate_images(images: &EvalImages, out: &Path, request: &EvalRequest, device: &Device) -> Result<EvalReport> {
     let splits = images.splits;
     let labelled = splits.train.labels().is_some();
-    let (network, network_report) = if labelled {
-        feature_network(&request.cache, images.data_name, splits, device, request.quiet, false)?
-    } else {
-        borrowed_feature_network(splits.train.shape, &request.cache, device, request.quiet)?
-    };
+    let extractor = data_extractor(images.data_name, splits, &request.cache, device, request.quiet)?;
+    let network_report = extractor.report.clone();
     let all: Vec<usize> = (0..splits.heldout.len()).collect();
-    let extractor = ClassifierFeatures { model: network, report: network_report.clone(), device: device.clone() };
     let comparison = compare_sets(&extractor, &splits.heldout.batch_values(&all), images.generated, request.seed);
     let coverage = labelled
         .then(|| class_coverage(&comparison.predicted, &class_distribution(&splits.train, network_report.classes)));

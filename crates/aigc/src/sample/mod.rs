@@ -85,7 +85,7 @@ pub fn load_run_config(run: &RunDir) -> Result<GanTrainConfig> {
 
 /// The image shape and class count a run was trained on (from its data source, without loading
 /// all the data for the embedded digits).
-fn run_image_shape(data: &str, image_size: u32) -> Result<(ImageShape, usize)> {
+pub(crate) fn run_image_shape(data: &str, image_size: u32) -> Result<(ImageShape, usize)> {
     match DataSource::parse(data) {
         DataSource::Mnist | DataSource::FashionMnist => {
             let side = image_size as usize;

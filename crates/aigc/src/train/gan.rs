@@ -41,7 +41,7 @@ const FIXED_NOISE_SEED: u64 = 0x5EED_F1ED;
 
 /// The generator's weights in a checkpoint.
 pub const GENERATOR_FILE: &str = "generator.bpk";
-const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
+pub const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
 /// The weight-averaged generator used for sampling (when `ema_decay > 0`).
 pub const GENERATOR_EMA_FILE: &str = "generator-ema.bpk";
 const GENERATOR_OPTIM_FILE: &str = "generator-optim.bpk";
