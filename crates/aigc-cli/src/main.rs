@@ -27,6 +27,13 @@ fn main() -> ExitCode {
     // `aigc bench w2`). The peak memory is unchanged.
     // SAFETY: sets a process-wide allocator option; mimalloc allows it at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // Rust ignores SIGPIPE, so `aigc generate … | head` made `print!` panic once `head` exited;
+    // a command-line tool should end quietly instead, as `cat` does.
+    // SAFETY: restores the default disposition of one signal before any thread is started.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL)
+    };
     let cli = Cli::parse();
     let filter = if cli.verbose { "aigc=debug,info" } else { "aigc=info,warn" };
     tracing_subscriber::fmt()
