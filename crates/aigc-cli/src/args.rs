@@ -441,6 +441,9 @@ pub struct InpaintArgs {
     /// The result grid: masked input, harmonic fill, then the completions.
     #[arg(long, default_value = "inpaint.png")]
     pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -259,7 +259,7 @@ fn eval_inpaint(args: &args::InpaintEvalArgs, device: aigc::burn::tensor::Device
     if args.steps == 0 {
         return Err(aigc::AigcError::bad_argument("--steps", "must be at least 1"));
     }
-    let settings = LatentSettings { steps: args.steps, seed: args.seed, ..LatentSettings::default() };
+    let settings = LatentSettings { steps: args.steps, seed: args.seed, quiet: args.quiet, ..LatentSettings::default() };
     let rows = evaluate_inpainting(&args.run, &kinds, args.n, settings, &aigc::eval::run_eval::cache_dir(), &device, args.quiet)?;
     println!("| mask | method | PSNR in hole (dB) | SSIM in hole | KID | time |");
     println!("|---|---|---|---|---|---|");
@@ -364,7 +364,7 @@ fn inpaint(args: args::InpaintArgs, device: aigc::burn::tensor::Device) -> aigc:
         (None, Some(rect)) => Mask::from_rect(rect, shape.height, shape.width)?,
         (None, None) => Mask::centre(shape.height, shape.width),
     };
-    let settings = LatentSettings { steps: args.steps, seed: args.seed, ..LatentSettings::default() };
+    let settings = LatentSettings { steps: args.steps, seed: args.seed, quiet: args.quiet, ..LatentSettings::default() };
     let (completed, losses) = model.complete(&image, std::slice::from_ref(&mask), args.samples, settings);
     let mut grid = masked(&image, &mask);
     grid.extend(harmonic_fill(&image, &mask));

@@ -249,11 +249,13 @@ pub struct LatentSettings {
     /// Weight of the discriminator's prior loss.
     pub prior_weight: f64,
     pub seed: u64,
+    /// No progress bar.
+    pub quiet: bool,
 }
 
 impl Default for LatentSettings {
     fn default() -> Self {
-        Self { steps: 500, lr: 0.01, prior_weight: 0.003, seed: 1 }
+        Self { steps: 500, lr: 0.01, prior_weight: 0.003, seed: 1, quiet: true }
     }
 }
 
@@ -293,19 +295,26 @@ pub fn inpaint_latent(
     let mut z = Tensor::<2>::from_data(TensorData::new(z0, [n, latent]), &device.clone().inner());
     let mut adam = super::TensorAdam::new(&z, settings.lr);
     let mut before = 0.0;
+    let bar = crate::train::progress::progress_bar(settings.steps as u64, 0, settings.quiet, "steps");
     for step in 0..settings.steps {
         let zg = Tensor::from_inner(z.clone()).require_grad();
         let img = generator.generate(zg.clone());
         let ctx = context(img.clone());
+        let ctx_mean = if step == 0 || (!settings.quiet && step % 25 == 0) { ctx.clone().mean().into_scalar::<f32>() as f64 } else { 0.0 };
         if step == 0 {
-            before = ctx.clone().mean().into_scalar::<f32>() as f64;
+            before = ctx_mean;
         }
         let prior = softplus(critic.score(img, None).neg(), 1.0);
         let loss = ctx.sum() + prior.sum().mul_scalar(settings.prior_weight);
         let grads = loss.backward();
         let g = zg.grad(&grads).unwrap_or_else(|| z.zeros_like());
         z = adam.step(z, g);
+        bar.set_position(step as u64 + 1);
+        if step % 25 == 0 {
+            bar.set_message(format!("context loss {:.3}", ctx_mean));
+        }
     }
+    bar.finish_and_clear();
     let img = generator.generate(Tensor::from_inner(z));
     let after = context(img.clone()).mean().into_scalar::<f32>() as f64;
     LatentResult { generated: img.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default(), context_before: before, context_after: after }
