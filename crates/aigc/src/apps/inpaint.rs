@@ -143,11 +143,6 @@ impl Mask {
         self.hole.iter().filter(|&&h| h).count()
     }
 
-    /// Per pixel of a `[C, H, W]` image: 1 for known pixels, 0 in the hole.
-    pub fn known(&self, channels: usize) -> Vec<f32> {
-        (0..channels).flat_map(|_| self.hole.iter().map(|&h| if h { 0.0 } else { 1.0 })).collect()
-    }
-
     /// Yeh et al.'s importance weights: for a known pixel, the share of hole pixels in the 7×7
     /// window around it; 0 in the hole.
     pub fn importance(&self, channels: usize) -> Vec<f32> {
@@ -364,13 +359,9 @@ pub fn read_image(path: &std::path::Path, shape: ImageShape) -> Result<Vec<f32>>
             format!("the image is {w}×{h}; the model makes {}×{} images (resize it first)", shape.width, shape.height),
         ));
     }
-    let to_unit = |v: u8| v as f32 / 127.5 - 1.0;
-    Ok(if shape.channels == 1 {
-        img.to_luma8().pixels().map(|p| to_unit(p.0[0])).collect()
-    } else {
-        let rgb = img.to_rgb8();
-        (0..3).flat_map(|c| rgb.pixels().map(move |p| to_unit(p.0[c])).collect::<Vec<_>>()).collect()
-    })
+    let mut pixels = Vec::with_capacity(shape.len());
+    crate::data::folder::push_chw(&img, shape.channels, &mut pixels);
+    Ok(pixels.into_iter().map(|v| v as f32 / 127.5 - 1.0).collect())
 }
 
 /// PSNR (dB, values in [-1, 1] mapped to [0, 1]) over the hole pixels of each channel.
@@ -453,14 +444,11 @@ impl RunInpainter {
     /// Conditional runs are not supported.
     pub fn load(run: &std::path::Path, device: &Device) -> Result<Self> {
         use burn::module::Module;
-        use crate::sample::{RunKind, load_run_config, load_vae_config, run_image_shape, run_kind};
-        use crate::train::gan::{DISCRIMINATOR_FILE, GENERATOR_EMA_FILE, GENERATOR_FILE, build_gan, load_module};
+        use crate::sample::{CheckpointChoice, RunKind, load_run_config, load_vae_config, run_image_shape, run_kind, sampling_generator_file};
+        use crate::train::gan::{DISCRIMINATOR_FILE, GENERATOR_FILE, build_gan, load_module};
         let dir = crate::train::RunDir::new(run);
         let kind = run_kind(&dir)?;
-        let (_, checkpoint) = dir
-            .checkpoints(usize::MAX)
-            .latest()?
-            .ok_or_else(|| AigcError::bad_data(run, "has no checkpoint yet (train it first)"))?;
+        let (_, checkpoint) = CheckpointChoice::Latest.resolve(&dir)?;
         let ad = device.clone().autodiff();
         let conditional = || AigcError::bad_argument("--run", "inpainting needs an unconditional model (this run is conditional)");
         match kind {
@@ -471,9 +459,7 @@ impl RunInpainter {
                 }
                 let (shape, classes) = run_image_shape(&config.data, config.image_size)?;
                 let (g, d) = build_gan(&config, shape, classes, &ad)?;
-                let ema = checkpoint.join(GENERATOR_EMA_FILE);
-                let g_file = if ema.is_file() { ema } else { checkpoint.join(GENERATOR_FILE) };
-                let generator = load_module(g, &g_file)?.freeze();
+                let generator = load_module(g, &sampling_generator_file(&checkpoint))?.freeze();
                 let critic = load_module(d, &checkpoint.join(DISCRIMINATOR_FILE))?.freeze();
                 Ok(Self { model: Inpainter::Gan { generator, critic }, shape, data: config.data, image_size: config.image_size, device: ad })
             }

@@ -62,10 +62,10 @@ pub fn image_tensor(img: &DynamicImage, size: u32, device: &Device) -> Tensor<4>
     let (w, h) = img.dimensions();
     let scale = size as f64 / w.max(h) as f64;
     let (nw, nh) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
-    let rgb = img.resize_exact(nw, nh, FilterType::Lanczos3).to_rgb8();
-    let (w, h) = (nw as usize, nh as usize);
-    let values: Vec<f32> = (0..3).flat_map(|c| rgb.pixels().map(move |p| p.0[c] as f32 / 255.0).collect::<Vec<_>>()).collect();
-    Tensor::from_data(TensorData::new(values, [1, 3, h, w]), device)
+    let mut pixels = Vec::with_capacity(3 * (nw * nh) as usize);
+    crate::data::folder::push_chw(&img.resize_exact(nw, nh, FilterType::Lanczos3), 3, &mut pixels);
+    let values: Vec<f32> = pixels.into_iter().map(|v| v as f32 / 255.0).collect();
+    Tensor::from_data(TensorData::new(values, [1, 3, nh as usize, nw as usize]), device)
 }
 
 /// `[1, 3, H, W]` in [0, 1] → an RGB image.

@@ -113,7 +113,8 @@ fn crop_resize(img: image::DynamicImage, size: u32) -> image::DynamicImage {
     if side == size { cropped } else { cropped.resize_exact(size, size, FilterType::Lanczos3) }
 }
 
-fn push_chw(img: &image::DynamicImage, channels: usize, out: &mut Vec<u8>) {
+/// Appends `img`'s pixels channel by channel (grey for `channels == 1`, else RGB planes).
+pub(crate) fn push_chw(img: &image::DynamicImage, channels: usize, out: &mut Vec<u8>) {
     if channels == 1 {
         out.extend_from_slice(img.to_luma8().as_raw());
     } else {

@@ -29,7 +29,7 @@ use super::{contiguous, flex_tensor, is_flex};
 use burn::nn::conv::ConvTranspose2d;
 use burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as burn_conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use burn::tensor::{DType, Tensor};
+use burn::tensor::Tensor;
 
 /// A square-free 2-D sliding window: kernel, stride and symmetric padding per axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,11 +74,7 @@ impl Im2colOps for Flex {
         let window = Window { kernel, stride, padding };
         let dims: [usize; 4] = x.shape().dims();
         let x = contiguous(x);
-        match x.dtype() {
-            DType::F32 => flex_tensor(im2col_kernel::<f32>(x.storage(), dims, window), im2col_shape(dims, window)),
-            DType::F64 => flex_tensor(im2col_kernel::<f64>(x.storage(), dims, window), im2col_shape(dims, window)),
-            other => panic!("im2col: only f32 and f64 tensors are supported, got {other:?}"),
-        }
+        typed!(x.dtype(), "im2col", |E| flex_tensor(im2col_kernel::<E>(x.storage(), dims, window), im2col_shape(dims, window)))
     }
 
     fn col2im(
@@ -91,32 +87,20 @@ impl Im2colOps for Flex {
         let window = Window { kernel, stride, padding };
         assert_eq!(cols.shape().dims::<2>(), im2col_shape(image, window), "col2im: columns do not match the image");
         let cols = contiguous(cols);
-        match cols.dtype() {
-            DType::F32 => flex_tensor(col2im_kernel::<f32>(cols.storage(), image, window), image),
-            DType::F64 => flex_tensor(col2im_kernel::<f64>(cols.storage(), image, window), image),
-            other => panic!("col2im: only f32 and f64 tensors are supported, got {other:?}"),
-        }
+        typed!(cols.dtype(), "col2im", |E| flex_tensor(col2im_kernel::<E>(cols.storage(), image, window), image))
     }
 
     fn pixel_rows(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let [b, c, h, w] = x.shape().dims();
         let x = contiguous(x);
-        match x.dtype() {
-            DType::F32 => flex_tensor(transpose_items::<f32>(x.storage(), b, c, h * w), [b * h * w, c]),
-            DType::F64 => flex_tensor(transpose_items::<f64>(x.storage(), b, c, h * w), [b * h * w, c]),
-            other => panic!("pixel_rows: only f32 and f64 tensors are supported, got {other:?}"),
-        }
+        typed!(x.dtype(), "pixel_rows", |E| flex_tensor(transpose_items::<E>(x.storage(), b, c, h * w), [b * h * w, c]))
     }
 
     fn pixel_image(rows: FloatTensor<Self>, image: [usize; 4]) -> FloatTensor<Self> {
         let [b, c, h, w] = image;
         assert_eq!(rows.shape().dims::<2>(), [b * h * w, c], "pixel_image: rows do not match the image");
         let rows = contiguous(rows);
-        match rows.dtype() {
-            DType::F32 => flex_tensor(transpose_items::<f32>(rows.storage(), b, h * w, c), image),
-            DType::F64 => flex_tensor(transpose_items::<f64>(rows.storage(), b, h * w, c), image),
-            other => panic!("pixel_image: only f32 and f64 tensors are supported, got {other:?}"),
-        }
+        typed!(rows.dtype(), "pixel_image", |E| flex_tensor(transpose_items::<E>(rows.storage(), b, h * w, c), image))
     }
 }
 

@@ -30,7 +30,7 @@ use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use super::math::{Real, fast_sigmoid};
 use super::{contiguous, flex_tensor, gemm_add, is_flex};
 use burn::nn::Lstm;
-use burn::tensor::{DType, Tensor};
+use burn::tensor::Tensor;
 
 /// The recurrence, routed by burn's dispatch to Flex (and to Autodiff around it).
 #[backend_extension(Flex, Autodiff)]
@@ -97,11 +97,7 @@ fn forward(pre: FlexTensor, w_hh: FlexTensor) -> Saved {
     assert_eq!(h4, 4 * h, "lstm: pre-activations must have 4·hidden columns");
     assert_eq!(h4w, h4, "lstm: W_hh must be [hidden, 4·hidden]");
     let (pre, w_hh) = (contiguous(pre), contiguous(w_hh));
-    match pre.dtype() {
-        DType::F32 => forward_typed::<f32>(pre.storage(), w_hh.storage(), [b, t, h]),
-        DType::F64 => forward_typed::<f64>(pre.storage(), w_hh.storage(), [b, t, h]),
-        other => panic!("lstm: only f32 and f64 tensors are supported, got {other:?}"),
-    }
+    typed!(pre.dtype(), "lstm", |E| forward_typed::<E>(pre.storage(), w_hh.storage(), [b, t, h]))
 }
 
 fn forward_typed<E: Real>(pre: &[E], w_hh: &[E], [b, t, h]: [usize; 3]) -> Saved {
@@ -141,11 +137,7 @@ fn forward_typed<E: Real>(pre: &[E], w_hh: &[E], [b, t, h]: [usize; 3]) -> Saved
 fn backward(grad: FlexTensor, w_hh: FlexTensor, saved: Saved) -> (FlexTensor, FlexTensor) {
     let [b, t, h]: [usize; 3] = saved.hidden.shape().dims();
     let grad = contiguous(grad);
-    match grad.dtype() {
-        DType::F32 => backward_typed::<f32>(grad.storage(), w_hh.storage(), &saved, [b, t, h]),
-        DType::F64 => backward_typed::<f64>(grad.storage(), w_hh.storage(), &saved, [b, t, h]),
-        other => panic!("lstm: only f32 and f64 tensors are supported, got {other:?}"),
-    }
+    typed!(grad.dtype(), "lstm", |E| backward_typed::<E>(grad.storage(), w_hh.storage(), &saved, [b, t, h]))
 }
 
 fn backward_typed<E: Real>(grad: &[E], w_hh: &[E], saved: &Saved, [b, t, h]: [usize; 3]) -> (FlexTensor, FlexTensor) {

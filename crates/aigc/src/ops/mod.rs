@@ -1,6 +1,24 @@
 //! Kernels burn lacks or runs slowly, as burn backend extensions with hand-written, tested
 //! backward passes.
 
+/// Runs `$body` with `$E` bound to the tensor's element type (f32 or f64; the kernels support
+/// no other), panicking with `$what` otherwise.
+macro_rules! typed {
+    ($dtype:expr, $what:literal, |$E:ident| $body:expr) => {
+        match $dtype {
+            burn::tensor::DType::F32 => {
+                type $E = f32;
+                $body
+            }
+            burn::tensor::DType::F64 => {
+                type $E = f64;
+                $body
+            }
+            other => panic!(concat!($what, ": only f32 and f64 tensors are supported, got {:?}"), other),
+        }
+    };
+}
+
 pub mod conv;
 pub mod lstm;
 mod math;

@@ -29,7 +29,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::tensor::activation::{gelu as burn_gelu, softmax};
-use burn::tensor::{Bool, DType, Tensor};
+use burn::tensor::{Bool, Tensor};
 use num_traits::{One, Zero};
 use rayon::prelude::*;
 
@@ -145,23 +145,6 @@ impl<C: CheckpointStrategy> TransformerOps for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(gelu_forward(x.into_primitive())),
         }
     }
-}
-
-/// Runs `$body` with `$E` bound to the tensor's element type (f32 or f64).
-macro_rules! typed {
-    ($dtype:expr, $what:literal, |$E:ident| $body:expr) => {
-        match $dtype {
-            DType::F32 => {
-                type $E = f32;
-                $body
-            }
-            DType::F64 => {
-                type $E = f64;
-                $body
-            }
-            other => panic!(concat!($what, ": only f32 and f64 tensors are supported, got {:?}"), other),
-        }
-    };
 }
 
 // ---------------------------------------------------------------- attention

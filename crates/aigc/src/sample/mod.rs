@@ -120,6 +120,29 @@ impl CheckpointChoice {
     }
 }
 
+impl CheckpointChoice {
+    /// The chosen checkpoint of `run`: its state and directory.
+    pub fn resolve(self, run: &RunDir) -> Result<(crate::train::TrainState, PathBuf)> {
+        let checkpoints = run.checkpoints(usize::MAX);
+        match self {
+            CheckpointChoice::Step(step) => checkpoints.at_step(step),
+            CheckpointChoice::Latest => {
+                checkpoints.latest()?.ok_or_else(|| AigcError::bad_data(run.root(), "has no checkpoint yet (train it first)"))
+            }
+            CheckpointChoice::Best => run.best_checkpoint().latest()?.ok_or_else(|| {
+                AigcError::bad_data(run.root(), "has no best checkpoint (train with --eval-every N to keep one)")
+            }),
+        }
+    }
+}
+
+/// The GAN generator weights to sample with in a checkpoint: the weight-averaged ones when the
+/// run kept them.
+pub(crate) fn sampling_generator_file(checkpoint: &Path) -> PathBuf {
+    let ema = checkpoint.join(GENERATOR_EMA_FILE);
+    if ema.is_file() { ema } else { checkpoint.join(GENERATOR_FILE) }
+}
+
 /// A trained model that maps noise to images.
 #[derive(Module, Debug)]
 pub enum SampleModel {
@@ -168,24 +191,14 @@ impl RunGenerator {
     /// Loads the chosen checkpoint.
     pub fn load(run: &RunDir, checkpoint: CheckpointChoice, device: &Device) -> Result<Self> {
         let kind = run_kind(run)?;
-        let checkpoints = run.checkpoints(usize::MAX);
-        let (state, dir) = match checkpoint {
-            CheckpointChoice::Step(step) => checkpoints.at_step(step)?,
-            CheckpointChoice::Latest => checkpoints
-                .latest()?
-                .ok_or_else(|| AigcError::bad_data(run.root(), "has no checkpoint yet (train it first)"))?,
-            CheckpointChoice::Best => run.best_checkpoint().latest()?.ok_or_else(|| {
-                AigcError::bad_data(run.root(), "has no best checkpoint (train with --eval-every N to keep one)")
-            })?,
-        };
+        let (state, dir) = checkpoint.resolve(run)?;
         let (data, image_size, generator, shape) = match kind {
             RunKind::Gan => {
                 let config = load_run_config(run)?;
                 let (shape, classes) = run_image_shape(&config.data, config.image_size)?;
                 device.seed(config.seed);
                 let (generator, _) = build_gan(&config, shape, classes, device)?;
-                let ema = dir.join(GENERATOR_EMA_FILE);
-                let weights = if ema.is_file() { ema } else { dir.join(GENERATOR_FILE) };
+                let weights = sampling_generator_file(&dir);
                 (config.data, config.image_size, SampleModel::Gan(load_module(generator.valid(), &weights)?), shape)
             }
             RunKind::Vae => {
