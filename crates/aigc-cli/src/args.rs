@@ -2,10 +2,17 @@
 
 use std::path::PathBuf;
 
-use aigc::models::gan::{CriticNorm, GanLoss};
-use aigc::train::GanTrainConfig;
-use aigc::train::vae::VaeTrainConfig;
+use aigc::AigcError;
+use aigc::families::gan::{CriticNorm, GanArch, GanLoss, GanTrainConfig};
+use aigc::families::lm::{LmArch, TextTrainConfig};
+use aigc::families::music::{MelodyArch, MusicTrainConfig};
+use aigc::families::vae::{VaeArch, VaeTrainConfig};
 use clap::{Args, Parser, Subcommand};
+
+/// A named choice of the library (`parse` gives its message), as the config field `field`.
+fn choice<T>(field: &str, parsed: Result<T, String>) -> aigc::Result<T> {
+    parsed.map_err(|problem| AigcError::invalid(field, problem))
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "aigc", version, about = "A generative-AI workbench: train and sample GANs on your own images")]
@@ -140,13 +147,10 @@ pub struct OutputArgs {
 }
 
 /// Copies the flags of [`RunArgs`] that were given into a config with the same field names
-/// (`lr` is left to the caller: its type differs).
+/// (`arch` and `lr` are left to the caller: their types differ).
 macro_rules! apply_run_args {
     ($run:expr, $config:expr) => {{
         let (run, config) = ($run, $config);
-        if let Some(v) = &run.arch {
-            config.arch = v.clone();
-        }
         if run.conditional {
             config.conditional = true;
         }
@@ -208,13 +212,15 @@ impl GanArgs {
     /// Overrides the config's fields with the flags given.
     pub fn apply(&self, config: &mut GanTrainConfig) -> aigc::Result<()> {
         apply_run_args!(&self.run, &mut *config);
+        if let Some(v) = &self.run.arch {
+            config.arch = choice("arch", GanArch::parse(v))?;
+        }
         if self.run.lr.is_some() {
             config.lr = self.run.lr;
         }
         if let Some(v) = &self.loss {
-            config.loss = GanLoss::parse(v).ok_or_else(|| {
-                aigc::AigcError::bad_argument("--loss", format!("unknown loss {v:?}; expected {}", GanLoss::NAMES))
-            })?;
+            config.loss = GanLoss::parse(v)
+                .ok_or_else(|| AigcError::invalid("loss", format!("unknown loss {v:?}; expected {}", GanLoss::NAMES)))?;
         }
         if self.r1_gamma.is_some() {
             config.r1_gamma = self.r1_gamma;
@@ -226,9 +232,10 @@ impl GanArgs {
             config.ema_decay = v;
         }
         if let Some(v) = &self.critic_norm {
-            config.critic_norm = Some(CriticNorm::parse(v).ok_or_else(|| {
-                aigc::AigcError::bad_argument("--critic-norm", format!("unknown normalisation {v:?}; expected batch, layer or none"))
-            })?);
+            config.critic_norm = Some(
+                CriticNorm::parse(v)
+                    .ok_or_else(|| AigcError::invalid("critic_norm", format!("unknown normalisation {v:?}; expected batch, layer or none")))?,
+            );
         }
         if self.eval_every.is_some() {
             config.eval_every = self.eval_every;
@@ -248,14 +255,18 @@ pub struct VaeArgs {
 
 impl VaeArgs {
     /// Overrides the config's fields with the flags given.
-    pub fn apply(&self, config: &mut VaeTrainConfig) {
+    pub fn apply(&self, config: &mut VaeTrainConfig) -> aigc::Result<()> {
         apply_run_args!(&self.run, &mut *config);
+        if let Some(v) = &self.run.arch {
+            config.arch = choice("arch", VaeArch::parse(v))?;
+        }
         if let Some(v) = self.run.lr {
             config.lr = v;
         }
         if let Some(v) = self.latent_dim {
             config.latent_dim = v;
         }
+        Ok(())
     }
 }
 
@@ -510,15 +521,21 @@ pub struct TextArgs {
 }
 
 impl TextArgs {
-    pub fn apply(&self, config: &mut aigc::train::text::TextTrainConfig) {
+    pub fn apply(&self, config: &mut TextTrainConfig) -> aigc::Result<()> {
+        if let Some(v) = &self.arch {
+            config.arch = choice("arch", LmArch::parse(v))?;
+        }
+        self.apply_settings(config);
+        Ok(())
+    }
+
+    /// Every flag but `--arch`.
+    fn apply_settings(&self, config: &mut TextTrainConfig) {
         let set = |field: &mut usize, v: Option<usize>| {
             if let Some(v) = v {
                 *field = v;
             }
         };
-        if let Some(v) = &self.arch {
-            config.arch = v.clone();
-        }
         if let Some(v) = &self.data {
             config.data = v.clone();
         }
@@ -575,6 +592,25 @@ pub struct MusicArgs {
     pub no_transpose: bool,
 }
 
+impl MusicArgs {
+    pub fn apply(&self, config: &mut MusicTrainConfig) -> aigc::Result<()> {
+        if let Some(v) = &self.lm.arch {
+            config.arch = choice("arch", MelodyArch::parse(v))?;
+            if let Some(network) = config.arch.network() {
+                config.lm.arch = network;
+            }
+        }
+        self.lm.apply_settings(&mut config.lm);
+        if let Some(order) = self.order {
+            config.markov_order = order;
+        }
+        if self.no_transpose {
+            config.transpose = false;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct ComposeArgs {
     /// The run directory of a melody model (aigc train music).
@@ -628,6 +664,11 @@ impl SamplingArgs {
         let config = aigc::sample::text::SamplingConfig { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p };
         config.validate()?;
         Ok(config)
+    }
+
+    /// `--best`: the checkpoint with the lowest validation loss, else the newest.
+    pub fn checkpoint(&self) -> aigc::run::CheckpointChoice {
+        if self.best { aigc::run::CheckpointChoice::Best } else { aigc::run::CheckpointChoice::Latest }
     }
 }
 

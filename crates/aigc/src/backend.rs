@@ -20,14 +20,13 @@ pub fn device(name: &str) -> Result<Device> {
         "wgpu" => Err(not_built(name)),
         #[cfg(not(feature = "cuda"))]
         "cuda" => Err(not_built(name)),
-        other => Err(AigcError::bad_argument("--device", format!("unknown device {other:?}; expected {DEVICES}"))),
+        other => Err(AigcError::invalid("device", format!("unknown device {other:?}; expected {DEVICES}"))),
     }
 }
 
 #[cfg(not(all(feature = "wgpu", feature = "cuda")))]
 fn not_built(name: &str) -> AigcError {
-    AigcError::bad_argument(
-        "--device",
+    AigcError::invalid("device",
         format!("{name} is not in this build; rebuild with `cargo build --release --features {name}`"),
     )
 }

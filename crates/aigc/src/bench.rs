@@ -19,9 +19,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::{DataSplits, ImageDataset, ImageShape};
 use crate::error::{AigcError, Result};
-use crate::train::GanTrainConfig;
-use crate::models::gan::CriticNorm;
-use crate::train::gan::{GanTrainer, build_gan};
+use crate::families::gan::{CriticNorm, GanArch, GanLoss, GanTrainConfig, GanTrainer, build_gan};
+use crate::train::{Trainer, trainable_params};
 
 pub const WARMUP: usize = 5;
 
@@ -79,17 +78,17 @@ fn synthetic_images(batch: usize, shape: ImageShape) -> DataSplits {
 /// [`WARMUP`].
 pub fn gan_workload(workload: &str, steps: usize, device: &Device, framework: &str) -> Result<BenchResult> {
     if steps == 0 {
-        return Err(AigcError::bad_argument("--steps", "must be at least 1"));
+        return Err(AigcError::invalid("steps", "must be at least 1"));
     }
     let arch = match workload {
-        "w1" => "mlp",
-        "w2" => "dcgan",
-        other => return Err(AigcError::bad_argument("workload", format!("unknown workload {other:?}; expected w1, w2, w3 or w4"))),
+        "w1" => GanArch::Mlp,
+        "w2" => GanArch::Dcgan,
+        other => return Err(AigcError::invalid("workload", format!("unknown workload {other:?}; expected w1, w2, w3 or w4"))),
     };
     // The reference does plain BCE: no R1 penalty, no weight averaging, BatchNorm in the critic.
     let config = GanTrainConfig::new()
-        .with_arch(arch.into())
-        .with_loss(crate::models::gan::GanLoss::Bce)
+        .with_arch(arch)
+        .with_loss(GanLoss::Bce)
         .with_batch_size(64)
         .with_ema_decay(0.0)
         .with_label_smoothing(0.0)
@@ -99,12 +98,12 @@ pub fn gan_workload(workload: &str, steps: usize, device: &Device, framework: &s
     let device = device.clone().autodiff();
     device.seed(0);
     let (generator, discriminator) = build_gan(&config, shape, 0, &device)?;
-    let params = crate::models::trainable_params(&generator) + crate::models::trainable_params(&discriminator);
-    let mut trainer = GanTrainer::new(config, generator, discriminator, device.clone());
+    let params = trainable_params(&generator) + trainable_params(&discriminator);
+    let mut trainer = GanTrainer::new(config, generator, discriminator, data, device.clone());
     let mut times_ms = Vec::with_capacity(steps);
     for i in 0..WARMUP + steps {
         let start = Instant::now();
-        trainer.step(&data, false);
+        trainer.step(i, false);
         // Make sure queued work is done before the clock stops (a no-op on eager CPU backends).
         let _ = device.sync();
         if i >= WARMUP {
@@ -119,11 +118,10 @@ pub fn lm_workload(workload: &str, steps: usize, device: &Device, framework: &st
     use burn::optim::{AdamWConfig, GradientsParams};
     use burn::tensor::{Int, Tensor, TensorData};
 
-    use crate::models::lm::{GptConfig, LanguageModel, RnnLmConfig};
-    use crate::train::text::cross_entropy;
+    use crate::families::lm::{GptConfig, LanguageModel, RnnLmConfig, cross_entropy};
 
     if steps == 0 {
-        return Err(AigcError::bad_argument("--steps", "must be at least 1"));
+        return Err(AigcError::invalid("steps", "must be at least 1"));
     }
     let device = device.clone().autodiff();
     device.seed(0);
@@ -131,9 +129,9 @@ pub fn lm_workload(workload: &str, steps: usize, device: &Device, framework: &st
     let (block, batch, mut model) = match workload {
         "w3" => (128, 32, LanguageModel::Rnn(RnnLmConfig::new(vocab).with_n_embd(128).with_hidden(512).with_n_layer(2).init(&device))),
         "w4" => (64, 12, LanguageModel::Gpt(GptConfig::new(vocab).with_tie_weights(false).init(&device))),
-        other => return Err(AigcError::bad_argument("workload", format!("unknown language workload {other:?}; expected w3 or w4"))),
+        other => return Err(AigcError::invalid("workload", format!("unknown language workload {other:?}; expected w3 or w4"))),
     };
-    let params = crate::models::trainable_params(&model);
+    let params = trainable_params(&model);
     let mut optim = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(0.01).init();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let pool: Vec<(Tensor<2, Int>, Tensor<2, Int>)> = (0..8)

@@ -1,5 +1,9 @@
-//! The library's error type: every variant names the file, flag or value at fault, so the CLI can
-//! print one clear line and exit non-zero.
+//! The library's error type: every variant names the file, field or value at fault, so a front
+//! end can print one clear line (the CLI turns fields into its flags, a server into JSON fields).
+//!
+//! Fields are the names of config keys and request fields (`lr`, `batch_size`, `checkpoint`); a
+//! problem that mentions another field writes it in backticks (`` `resume` ``), so front ends can
+//! rename those too.
 
 use std::path::PathBuf;
 
@@ -16,14 +20,21 @@ pub enum AigcError {
     BadData { path: PathBuf, problem: String },
     #[error("{path}: not found{hint}")]
     Missing { path: PathBuf, hint: String },
-    #[error("{flag}: {problem}")]
-    BadArgument { flag: String, problem: String },
+    /// A value of a config or request that is out of range, unknown or inconsistent.
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
     #[error("{path}: {problem}")]
     BadConfig { path: PathBuf, problem: String },
     #[error("{path}: checkpoint could not be read: {problem}")]
     Checkpoint { path: PathBuf, problem: String },
     #[error("{path}: could not write: {problem}")]
     Output { path: PathBuf, problem: String },
+    /// A loss became infinite or NaN.
+    #[error("training diverged at step {step} ({loss} is {value}); try a smaller learning rate (`lr`)")]
+    Diverged { step: usize, loss: String, value: f64 },
+    /// A run was asked for something its family does not offer.
+    #[error("{run}: a {family} run cannot {wanted}; it can {offers}")]
+    Unsupported { run: PathBuf, family: String, wanted: String, offers: String },
 }
 
 pub type Result<T, E = AigcError> = std::result::Result<T, E>;
@@ -41,8 +52,9 @@ impl AigcError {
         AigcError::BadData { path: path.into(), problem: problem.into() }
     }
 
-    pub fn bad_argument(flag: impl Into<String>, problem: impl Into<String>) -> Self {
-        AigcError::BadArgument { flag: flag.into(), problem: problem.into() }
+    /// A bad value of the config key or request field `field`.
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        AigcError::Invalid { field: field.into(), problem: problem.into() }
     }
 
     pub fn output(path: impl Into<PathBuf>, problem: impl std::fmt::Display) -> Self {

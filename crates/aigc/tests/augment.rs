@@ -4,7 +4,7 @@
 use aigc::burn::tensor::{Device, Tensor, TensorData};
 use aigc::data::ImageShape;
 use aigc::train::augment::{AugmentParams, diff_augment};
-use aigc::train::rng::NoiseRng;
+use aigc::run::rng::NoiseRng;
 
 const SHAPE: ImageShape = ImageShape { channels: 1, height: 28, width: 28 };
 

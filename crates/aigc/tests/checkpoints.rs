@@ -1,7 +1,7 @@
 //! Atomic checkpoints: a crash mid-write leaves the previous checkpoint loadable.
 
-use aigc::train::checkpoint::{Checkpoints, TrainState};
-use aigc::train::{GanMetrics, MetricsLog};
+use aigc::run::{Checkpoints, MetricsLog, TrainState};
+use aigc::families::gan::GanMetrics;
 
 fn state(step: usize) -> TrainState {
     TrainState { step, batches_seen: step, rng_word_pos: 7 * step as u128, elapsed_s: step as f64 }

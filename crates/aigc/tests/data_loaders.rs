@@ -155,7 +155,7 @@ fn image_folder_errors_name_the_problem() {
 #[test]
 fn unknown_data_path_is_named() {
     let err = message(DataSource::parse("/no/such/folder").load(28).unwrap_err());
-    assert!(err.contains("/no/such/folder") && err.contains("--data"), "{err}");
+    assert!(err.contains("/no/such/folder") && err.contains("`data` expects"), "{err}");
 }
 
 #[test]

@@ -8,9 +8,22 @@ use std::sync::OnceLock;
 use aigc::burn::tensor::Device;
 use aigc::data::{DataSplits, ImageDataset, embedded};
 use aigc::eval::classifier::{Classifier, ClassifierReport, ClassifierTrainConfig, extract_features, train_classifier};
-use aigc::eval::run_eval::{EvalRequest, evaluate_run, save_feature_network};
+use aigc::eval::feature_cache::save_feature_network;
+use aigc::eval::images::ImageEvalSettings;
 use aigc::eval::{Features, fid, kid};
-use aigc::train::{GanTrainConfig, TrainOptions, train_gan};
+use aigc::families::gan::{GanTrainConfig, train as train_gan};
+use aigc::run::{CheckpointChoice, RunDir};
+use aigc::sample::SampleLabels;
+use aigc::service::eval::{EvalRequest, RunEvaluation, evaluate};
+use aigc::train::TrainOptions;
+
+/// `aigc eval --run` of an image run.
+fn evaluate_run(request: &EvalRequest, device: &Device) -> aigc::eval::images::EvalReport {
+    match evaluate(request, device).unwrap() {
+        RunEvaluation::Images(report) => *report,
+        RunEvaluation::Melodies(_) => panic!("an image run evaluates its images"),
+    }
+}
 
 struct Shared {
     data: DataSplits,
@@ -23,9 +36,16 @@ fn shared() -> &'static Shared {
     SHARED.get_or_init(|| {
         let data = embedded::mnist_digits().unwrap();
         let start = std::time::Instant::now();
+        let run = tempfile::tempdir().unwrap();
         let (model, report) =
-            train_classifier(&data.train, &data.heldout, "mnist", &ClassifierTrainConfig::new(), &Device::flex(), true)
+            train_classifier(&data.train, &data.heldout, "mnist", &ClassifierTrainConfig::new(), run.path(), &Device::flex(), true)
                 .unwrap();
+        // The training was a run of the shared loop: a manifest, a checkpoint per epoch (the
+        // last one kept), a metrics log.
+        let trained = RunDir::new(run.path());
+        assert_eq!(trained.manifest().unwrap().family.as_deref(), Some(aigc::eval::classifier::FAMILY));
+        assert_eq!(trained.latest_step().unwrap(), Some(10 * (9000 / 64)));
+        assert!(!trained.metrics().read::<serde_json::Value>().unwrap().is_empty());
         eprintln!("held-out accuracy {:.4} in {:.1} s", report.heldout_accuracy, start.elapsed().as_secs_f64());
         Shared { data, model, report }
     })
@@ -117,8 +137,8 @@ fn evaluate_run_writes_every_metric_with_its_sample_count() {
     let run = dir.path().join("run");
     let config = GanTrainConfig::new().with_steps(Some(20)).with_batch_size(16).with_checkpoint_every(20);
     train_gan(&config, &run, &TrainOptions { resume: false, quiet: true, device: Device::flex(), feature_cache: None }).unwrap();
-    let request = EvalRequest { run: run.clone(), n: 300, checkpoint: aigc::sample::CheckpointChoice::Latest, seed: 1, quiet: true, cache };
-    let report = evaluate_run(&request, &Device::flex()).unwrap();
+    let request = EvalRequest { run: run.clone(), n: Some(300), checkpoint: CheckpointChoice::Latest, seed: 1, quiet: true, cache };
+    let report = evaluate_run(&request, &Device::flex());
     eprintln!("{}", report.summary());
     let c = &report.comparison;
     assert_eq!((report.step, c.generated, c.real, c.precision_recall_n), (20, 300, 1000, 300));
@@ -149,13 +169,18 @@ fn two_image_folders_are_compared_with_a_borrowed_feature_network() {
     let heldout = dir.path().join("heldout");
     let train = dir.path().join("train");
     let noise = dir.path().join("noise");
-    aigc::report::save_images(&s.data.heldout.batch_values(&first(300)), shape, &heldout).unwrap();
-    aigc::report::save_images(&s.data.train.batch_values(&first(300)), shape, &train).unwrap();
+    let save = |values: &[f32], dir: &std::path::Path| {
+        for (i, png) in aigc::report::image_pngs(values, shape).iter().enumerate() {
+            aigc::io::write_atomic(&dir.join(format!("{i:04}.png")), png).unwrap();
+        }
+    };
+    save(&s.data.heldout.batch_values(&first(300)), &heldout);
+    save(&s.data.train.batch_values(&first(300)), &train);
     let noise_values: Vec<f32> = (0..300 * 784).map(hashed).collect();
-    aigc::report::save_images(&noise_values, shape, &noise).unwrap();
+    save(&noise_values, &noise);
     let device = Device::flex();
-    let real = aigc::eval::run_eval::evaluate_folders(&heldout, &train, "mnist", &cache, 1, &device, true).unwrap();
-    let fake = aigc::eval::run_eval::evaluate_folders(&heldout, &noise, "mnist", &cache, 1, &device, true).unwrap();
+    let real = aigc::service::eval::evaluate_folders(&heldout, &train, "mnist", &cache, 1, &device, true).unwrap();
+    let fake = aigc::service::eval::evaluate_folders(&heldout, &noise, "mnist", &cache, 1, &device, true).unwrap();
     eprintln!("folders: real/real FID {:.2}, real/noise FID {:.2}", real.fid, fake.fid);
     assert_eq!((real.generated, real.real, real.kid.n), (300, 300, 300));
     assert!(fake.fid > 20.0 * real.fid && fake.kid.mean > 10.0 * real.kid.mean.max(1e-3));
@@ -164,15 +189,13 @@ fn two_image_folders_are_compared_with_a_borrowed_feature_network() {
     // An empty folder is named in the error.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let err = aigc::eval::run_eval::evaluate_folders(&heldout, &empty, "mnist", &cache, 1, &device, true).unwrap_err();
+    let err = aigc::service::eval::evaluate_folders(&heldout, &empty, "mnist", &cache, 1, &device, true).unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
 }
 
 #[test]
 fn eval_every_logs_metrics_and_keeps_the_best_checkpoint() {
-    use aigc::sample::{CheckpointChoice, RunGenerator};
-    use aigc::train::RunDir;
-    use aigc::train::metrics::EvalMetrics;
+    use aigc::families::gan::EvalMetrics;
     let s = shared();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
@@ -188,9 +211,9 @@ fn eval_every_logs_metrics_and_keeps_the_best_checkpoint() {
     assert!(evals.iter().all(|m| m.samples == 200 && m.kid.is_finite() && m.fid > 0.0));
     let best_kid = evals.iter().map(|m| m.kid).fold(f64::INFINITY, f64::min);
     let best_step = evals.iter().find(|m| m.kid == best_kid).unwrap().step;
-    let best = RunGenerator::load(&run, CheckpointChoice::Best, &Device::flex()).unwrap();
-    assert_eq!(best.step, best_step, "best/ holds the lowest-KID checkpoint");
-    let summary = aigc::report::summarize_runs(dir.path()).unwrap();
+    let best = aigc::families::open(&out).unwrap().images(CheckpointChoice::Best, &Device::flex()).unwrap();
+    assert_eq!(best.step(), best_step, "best/ holds the lowest-KID checkpoint");
+    let summary = aigc::service::runs::summarize_runs(dir.path()).unwrap();
     assert_eq!(summary[0].best_metric, Some(("kid".to_string(), best_kid)));
 }
 
@@ -206,14 +229,14 @@ fn conditional_gan_follows_its_label() {
     let config = GanTrainConfig::new().with_steps(Some(600)).with_conditional(true).with_seed(5);
     let options = TrainOptions { resume: false, quiet: true, device: Device::flex(), feature_cache: None };
     train_gan(&config, &run, &options).unwrap();
-    let request = EvalRequest { run: run.clone(), n: 500, checkpoint: aigc::sample::CheckpointChoice::Latest, seed: 3, quiet: true, cache };
-    let report = evaluate_run(&request, &Device::flex()).unwrap();
+    let request = EvalRequest { run: run.clone(), n: Some(500), checkpoint: CheckpointChoice::Latest, seed: 3, quiet: true, cache };
+    let report = evaluate_run(&request, &Device::flex());
     let accuracy = report.label_accuracy.expect("a conditional run");
     eprintln!("conditional GAN, 600 steps: label accuracy {:.1}%", 100.0 * accuracy);
     assert!(accuracy > 0.25, "label accuracy {accuracy} (chance: 0.1)");
     // `aigc sample --class 7`: every sample asks for a 7; most are classified as one.
-    let loaded = aigc::sample::RunGenerator::load(&aigc::train::RunDir::new(&run), aigc::sample::CheckpointChoice::Latest, &Device::flex()).unwrap();
-    let sevens = loaded.generate(200, 9, aigc::train::gan::SampleLabels::Class(7), &Device::flex());
+    let loaded = aigc::families::open(&run).unwrap().images(CheckpointChoice::Latest, &Device::flex()).unwrap();
+    let sevens = loaded.generate(200, 9, SampleLabels::Class(7));
     let probs = aigc::eval::classifier::class_probabilities(&s.model, &sevens, 784, &Device::flex());
     let hits = probs.rows().filter(|p| aigc::eval::classifier::argmax(p) == 7).count();
     assert!(hits > 50, "{hits}/200 samples of class 7 look like a 7 (chance: 20)");
@@ -223,19 +246,12 @@ fn conditional_gan_follows_its_label() {
 /// scores terribly; `aigc report` lists both with a run.
 #[test]
 fn baselines_bracket_the_metrics_and_the_report_lists_them() {
-    use aigc::eval::run_eval::{Baseline, evaluate_baseline};
+    use aigc::service::eval::{Baseline, evaluate_baseline};
     let s = shared();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     save_feature_network(&cache, "mnist", &s.data, &s.model, &s.report).unwrap();
-    let request = |out: &std::path::Path| EvalRequest {
-        run: out.to_path_buf(),
-        n: 300,
-        checkpoint: aigc::sample::CheckpointChoice::Latest,
-        seed: 1,
-        quiet: true,
-        cache: cache.clone(),
-    };
+    let request = |_: &std::path::Path| ImageEvalSettings { n: 300, seed: 1, quiet: true, cache: cache.clone() };
     let runs = dir.path().join("runs");
     let (real_dir, noise_dir) = (runs.join("baseline-real"), runs.join("baseline-noise"));
     let real = evaluate_baseline(Baseline::Real, "mnist", 28, &real_dir, &request(&real_dir), &Device::flex()).unwrap();
@@ -244,8 +260,8 @@ fn baselines_bracket_the_metrics_and_the_report_lists_them() {
     assert_eq!(real.memorisation.copy_fraction, 1.0, "training images are copies of themselves");
     assert_eq!(noise.memorisation.copy_fraction, 0.0);
     assert!(real.coverage.as_ref().unwrap().covered == 10 && noise.coverage.as_ref().unwrap().covered <= 2);
-    let listed = aigc::report::evaluated_runs(&runs).unwrap();
-    let table = aigc::report::markdown_table(&listed);
+    let listed = aigc::service::runs::evaluated_runs(&runs).unwrap();
+    let table = aigc::service::runs::markdown_table(&listed);
     assert!(table.contains("| baseline-noise |") && table.contains("| baseline-real |") && table.contains("100.00%"), "{table}");
-    assert!(Baseline::parse("copy").unwrap_err().to_string().contains("--baseline"));
+    assert!(Baseline::parse("copy").unwrap_err().to_string().starts_with("baseline: "));
 }

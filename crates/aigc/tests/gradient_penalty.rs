@@ -5,12 +5,11 @@
 
 use aigc::burn::module::{ModuleMapper, ModuleVisitor, Param, Module};
 use aigc::burn::tensor::{Device, Gradients, Tensor, TensorData};
-use aigc::models::gan::{
+use aigc::families::gan::{
     CriticNorm, DcganConfig, Discriminator, GanDiscriminator, MlpDiscriminatorConfig, gradient_penalty, r1_penalty,
 };
 
-mod common;
-use common::f64_device;
+use aigc::ops::f64_test_device as f64_device;
 
 /// The critics under test: the MLP (plain and class-conditional) and the 28 px DCGAN critic with
 /// each normalisation (one conditional).

@@ -2,7 +2,7 @@
 
 use aigc::burn::tensor::activation::{leaky_relu, log_sigmoid, tanh};
 use aigc::burn::tensor::{Device, Tensor, TensorData};
-use aigc::models::gan::GanLoss;
+use aigc::families::gan::GanLoss;
 
 fn leaf(values: &[f32]) -> Tensor<2> {
     let device = Device::flex().autodiff();

@@ -2,11 +2,13 @@
 //! input outside the hole exactly; the baselines and metrics behave; style transfer lowers the
 //! Gram loss by a stated factor with bounded content loss; the VGG-19 loader checks shapes.
 
-use aigc::apps::inpaint::{LatentSettings, Mask, MaskKind, RunInpainter, harmonic_fill, mean_fill, psnr_in_hole, ssim_in_hole};
+use aigc::apps::inpaint::{InpaintSettings, Mask, MaskKind, complete, harmonic_fill, mean_fill, psnr_in_hole, ssim_in_hole};
 use aigc::apps::style::{FeatureNet, StyleSettings, VGG19_CONVS, image_tensor, load_picture, stylise};
 use aigc::burn::tensor::Device;
 use aigc::data::{DataSource, ImageShape};
-use aigc::train::{GanTrainConfig, TrainOptions, train_gan};
+use aigc::families::gan::{GanTrainConfig, train as train_gan};
+use aigc::run::CheckpointChoice;
+use aigc::train::TrainOptions;
 use rand::SeedableRng;
 
 fn digits(n: usize) -> (Vec<f32>, ImageShape) {
@@ -22,11 +24,12 @@ fn latent_optimisation_lowers_the_context_loss_and_completions_keep_the_known_pi
     let dir = tempfile::tempdir().unwrap();
     let options = TrainOptions { resume: false, quiet: true, device: Device::flex(), feature_cache: None };
     train_gan(&GanTrainConfig::new().with_steps(Some(400)).with_checkpoint_every(400).with_sample_every(400), dir.path(), &options).unwrap();
-    let model = RunInpainter::load(dir.path(), &Device::flex()).unwrap();
+    let inpainter = aigc::families::open(dir.path()).unwrap().inpainter(CheckpointChoice::Latest, &Device::flex()).unwrap();
+    assert_eq!(inpainter.method(), "latent");
     let (images, _) = digits(3);
     let masks: Vec<Mask> = (0..3).map(|_| Mask::centre(28, 28)).collect();
-    let settings = LatentSettings { steps: 150, ..LatentSettings::default() };
-    let (completed, losses) = model.complete(&images, &masks, 2, settings);
+    let settings = InpaintSettings { steps: 150, ..InpaintSettings::default() };
+    let (completed, losses) = complete(inpainter.as_ref(), &images, &masks, 2, settings);
     let (before, after) = losses.unwrap();
     assert!(after < 0.85 * before, "{before} → {after}");
     assert_eq!(completed.len(), 6 * 784);
@@ -62,12 +65,12 @@ fn baselines_masks_and_hole_metrics() {
         assert!((ssim_in_hole(&images, &images, &m) - 1.0).abs() < 1e-9);
         assert!(ssim_in_hole(&images, &mean, &m) < 0.9);
     }
-    assert!(Mask::from_rect("0,0,0,3", 28, 28).unwrap_err().to_string().contains("--mask-rect"));
+    assert!(Mask::from_rect("0,0,0,3", 28, 28).unwrap_err().to_string().starts_with("mask_rect: "));
     assert!(Mask::from_rect("20,20,10,10", 28, 28).unwrap_err().to_string().contains("inside"));
     let full = Mask { height: 2, width: 2, hole: vec![true; 4] };
-    assert!(full.check("--mask").unwrap_err().to_string().contains("whole image"));
+    assert!(full.check().unwrap_err().contains("whole image"));
     let none = Mask { height: 2, width: 2, hole: vec![false; 4] };
-    assert!(none.check("--mask").unwrap_err().to_string().contains("no hole"));
+    assert!(none.check().unwrap_err().contains("no hole"));
 }
 
 /// Style transfer at 48 px, 80 steps: the style (Gram) loss falls at least 20-fold while the
@@ -77,8 +80,8 @@ fn baselines_masks_and_hole_metrics() {
 fn style_transfer_lowers_the_gram_loss_with_bounded_content_loss() {
     let device = Device::flex().autodiff();
     let net = FeatureNet::random(1, &device);
-    let content = image_tensor(&load_picture("chelsea", "--content").unwrap(), 48, &device);
-    let style = image_tensor(&load_picture("brick", "--style").unwrap(), 48, &device);
+    let content = image_tensor(&load_picture("chelsea", "content").unwrap(), 48, &device);
+    let style = image_tensor(&load_picture("brick", "style").unwrap(), 48, &device);
     let settings = StyleSettings { steps: 80, content_weight: 0.2, style_weight: 1.0, lr: 0.02, seed: 1 };
     let (out, report) = stylise(&net, Some(content.clone()), style.clone(), settings, &device, |_, _| {});
     assert_eq!(out.dims(), content.dims());
@@ -86,7 +89,7 @@ fn style_transfer_lowers_the_gram_loss_with_bounded_content_loss() {
     assert!(report.content_before == 0.0 && report.content_after < 1.0, "{report:?}");
     let (_, texture) = stylise(&net, None, style, StyleSettings { steps: 40, ..settings }, &device, |_, _| {});
     assert!(texture.style_after * 5.0 < texture.style_before, "{texture:?}");
-    assert!(load_picture("no-such-picture.png", "--style").unwrap_err().to_string().contains("--style"));
+    assert!(load_picture("no-such-picture.png", "style").unwrap_err().to_string().contains("`style` takes"));
 }
 
 #[test]
@@ -116,7 +119,7 @@ fn vgg19_loader_checks_names_and_shapes() {
     assert!(FeatureNet::vgg19(&dir.path().join("junk.safetensors"), &device).err().unwrap().to_string().contains("not a safetensors file"));
     write(&dir.path().join("vgg.safetensors"), &full);
     let net = FeatureNet::vgg19(&dir.path().join("vgg.safetensors"), &device).unwrap();
-    let x = image_tensor(&load_picture("coffee", "--content").unwrap(), 32, &device);
+    let x = image_tensor(&load_picture("coffee", "content").unwrap(), 32, &device);
     let (style, content) = net.features(x);
     assert_eq!(style.len(), 5);
     assert_eq!(style[0].dims()[1], 64);

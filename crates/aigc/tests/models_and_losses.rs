@@ -2,7 +2,8 @@
 
 use aigc::burn::module::Module;
 use aigc::burn::tensor::{Device, Tensor, TensorData};
-use aigc::models::gan::{Discriminator, GanLoss, Generator, MlpDiscriminatorConfig, MlpGeneratorConfig};
+use aigc::families::gan::{Discriminator, GanLoss, MlpDiscriminatorConfig, MlpGeneratorConfig};
+use aigc::sample::latent::Generator;
 
 fn device() -> Device {
     Device::flex()
@@ -68,7 +69,7 @@ fn hinge_and_gradient_penalty_losses_match_hand_computation() {
     // WGAN-GP has WGAN's losses; the penalty is λ·mean((‖g‖ − 1)²): norms 5 and 1 → 10·(16 + 0)/2 = 80.
     assert!((value(GanLoss::WganGp.discriminator(col(&[1.0, 3.0]), col(&[-1.0, 0.0]))) + 2.5).abs() < 1e-6);
     let g = Tensor::<2>::from_data(TensorData::new(vec![3.0f32, 4.0, 0.0, 1.0], [2, 2]), &device());
-    assert!((value(aigc::models::gan::gradient_penalty(g, 10.0)) - 80.0).abs() < 1e-3);
+    assert!((value(aigc::families::gan::gradient_penalty(g, 10.0)) - 80.0).abs() < 1e-3);
     // R1 uses the non-saturating losses.
     assert_eq!(value(GanLoss::R1.generator(col(&[2.0]))), value(GanLoss::Bce.generator(col(&[2.0]))));
     for name in ["bce", "hinge", "wgan", "wgan-gp", "r1"] {
@@ -78,7 +79,7 @@ fn hinge_and_gradient_penalty_losses_match_hand_computation() {
 
 #[test]
 fn dcgan_shapes_and_the_w2_parameter_count() {
-    use aigc::models::gan::DcganConfig;
+    use aigc::families::gan::DcganConfig;
     let device = device();
     for (size, channels) in [(28, 1), (32, 3), (64, 3)] {
         let config = DcganConfig::new().with_image_size(size).with_channels(channels);
@@ -94,9 +95,9 @@ fn dcgan_shapes_and_the_w2_parameter_count() {
             assert_eq!(g.num_params() + d.num_params(), 1_932_994 + 768);
         }
     }
-    // Sizes without a layout are refused, naming the flag.
+    // Sizes without a layout are refused, naming the field.
     let err = DcganConfig::new().with_image_size(25).init_generator(&device).unwrap_err().to_string();
-    assert!(err.contains("--image-size") && err.contains("25"), "{err}");
+    assert!(err.starts_with("image_size: ") && err.contains("25"), "{err}");
 }
 
 #[test]
@@ -116,7 +117,7 @@ fn label_smoothing_moves_the_real_target() {
 
 #[test]
 fn r1_penalty_value() {
-    use aigc::models::gan::r1_penalty;
+    use aigc::families::gan::r1_penalty;
     // Rows with squared norms 25 and 1: (γ/2)·mean = (10/2)·13 = 65.
     let g = Tensor::<2>::from_data(TensorData::new(vec![3.0f32, 4.0, 0.0, 1.0], [2, 2]), &device());
     assert!((value(r1_penalty(g, 10.0)) - 65.0).abs() < 1e-4);

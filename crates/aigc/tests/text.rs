@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use aigc::burn::tensor::{Device, Int, Tensor, TensorData};
 use aigc::data::text::{CharVocab, TextCorpus};
-use aigc::models::lm::{GptConfig, LanguageModel};
-use aigc::sample::text::{SamplingConfig, generate, next_logits};
+use aigc::families::lm::{GptConfig, LanguageModel, LmArch, TextEval, TextTrainConfig, train as train_text};
+use aigc::run::{CheckpointChoice, RunDir};
+use aigc::sample::text::{SamplingConfig, generate};
+use aigc::service::text::text_model;
 use aigc::train::TrainOptions;
-use aigc::train::text::{TextEval, TextTrainConfig, load_text_run, train_text};
 
 fn options(resume: bool) -> TrainOptions {
     TrainOptions { resume, quiet: true, device: Device::flex(), feature_cache: None }
@@ -34,14 +35,14 @@ fn tiny_config(data: &str, steps: usize) -> TextTrainConfig {
 fn tokeniser_round_trips_unicode_and_names_unknown_characters() {
     let text = "ROMEO: But soft!\n床前明月光，疑是地上霜。";
     let vocab = CharVocab::from_text(text);
-    let ids = vocab.encode(text, "--prompt").unwrap();
+    let ids = vocab.encode(text, "prompt").unwrap();
     assert_eq!(ids.len(), text.chars().count());
     assert_eq!(vocab.decode(&ids), text);
-    let err = vocab.encode("JULIET: 春", "--prompt").unwrap_err().to_string();
-    assert!(err.contains("--prompt") && err.contains("'J'"), "{err}");
+    let err = vocab.encode("JULIET: 春", "prompt").unwrap_err().to_string();
+    assert!(err.starts_with("prompt: ") && err.contains("'J'"), "{err}");
     assert_eq!(vocab.encode_lossy("JULIET 光"), vocab.encode("E 光", "x").unwrap());
     let dir = tempfile::tempdir().unwrap();
-    vocab.save(&dir.path().join("vocab.json")).unwrap();
+    std::fs::write(dir.path().join("vocab.json"), vocab.to_json()).unwrap();
     assert_eq!(CharVocab::load(&dir.path().join("vocab.json")).unwrap(), vocab);
 }
 
@@ -62,7 +63,7 @@ fn bad_corpora_get_clear_errors() {
     let empty = dir.path().join("empty.txt");
     std::fs::write(&empty, "").unwrap();
     let err = TextCorpus::load(empty.to_str().unwrap()).unwrap_err().to_string();
-    assert!(err.contains("--data") && err.contains("at least 100 characters"), "{err}");
+    assert!(err.starts_with("data: ") && err.contains("at least 100 characters"), "{err}");
     let latin1 = dir.path().join("latin1.txt");
     std::fs::write(&latin1, b"caf\xe9 ".repeat(50)).unwrap();
     let err = TextCorpus::load(latin1.to_str().unwrap()).unwrap_err().to_string();
@@ -114,25 +115,25 @@ fn training_drops_validation_loss_below_the_unigram_entropy_and_samples_repeat()
     // Measured: unigram entropy 3.3 nats, validation loss after 300 steps about 2.2.
     assert!(eval.val_loss < entropy - 0.6, "validation loss {} vs unigram entropy {entropy}", eval.val_loss);
 
-    let device = Device::flex();
-    let (_, vocab, model) = load_text_run(&out, false, &device).unwrap();
-    let prompt = vocab.encode("ROMEO:", "--prompt").unwrap();
+    let text = text_model(&out, CheckpointChoice::Latest, &Device::flex()).unwrap();
+    let (model, vocab) = (text.model.as_ref(), &text.vocab);
+    let prompt = vocab.encode("ROMEO:", "prompt").unwrap();
     let sampling = SamplingConfig { temperature: 0.8, top_k: 10, top_p: 0.95 };
-    let a = generate(&model, &prompt, 40, sampling, 7, &device, |_| {});
-    let b = generate(&model, &prompt, 40, sampling, 7, &device, |_| {});
+    let a = generate(model, &prompt, 40, sampling, 7, |_| {});
+    let b = generate(model, &prompt, 40, sampling, 7, |_| {});
     assert_eq!(a, b, "same seed, different text");
-    let c = generate(&model, &prompt, 40, sampling, 8, &device, |_| {});
+    let c = generate(model, &prompt, 40, sampling, 8, |_| {});
     assert_ne!(a, c, "different seeds, same text");
     // top-k 1 is greedy: every token is the argmax of the model's next-token logits.
-    let greedy = generate(&model, &prompt, 10, SamplingConfig { top_k: 1, ..Default::default() }, 1, &device, |_| {});
+    let greedy = generate(model, &prompt, 10, SamplingConfig { top_k: 1, ..Default::default() }, 1, |_| {});
     for i in prompt.len()..greedy.len() {
-        let logits = next_logits(&model, &greedy[..i], &device);
+        let logits = model.next_logits(&greedy[..i]);
         let argmax = (0..logits.len()).max_by(|&x, &y| logits[x].total_cmp(&logits[y])).unwrap() as u32;
         assert_eq!(greedy[i], argmax);
     }
     // A prompt longer than the window is cropped to its last 32 characters (documented).
     let long = vocab.encode_lossy(&corpus.validation[..500]);
-    assert_eq!(generate(&model, &long, 5, sampling, 1, &device, |_| {}).len(), long.len() + 5);
+    assert_eq!(generate(model, &long, 5, sampling, 1, |_| {}).len(), long.len() + 5);
 }
 
 #[test]
@@ -144,7 +145,7 @@ fn resumed_training_equals_straight_training() {
     // Stopped after 20 steps (same schedule), then resumed to 40.
     train_text(&config.clone().with_steps(20), &split, &options(false)).unwrap();
     train_text(&config, &split, &options(true)).unwrap();
-    let evals = |run: &std::path::Path| aigc::train::RunDir::new(run).metrics().read::<TextEval>().unwrap();
+    let evals = |run: &std::path::Path| RunDir::new(run).metrics().read::<TextEval>().unwrap();
     let (a, b) = (evals(&straight), evals(&split));
     assert_eq!(a.last().unwrap().step, 40);
     assert_eq!(a.last(), b.last(), "resumed run differs from the straight run");
@@ -160,7 +161,8 @@ fn poems_always_have_the_requested_form_and_chat_answers_in_turn() {
     // A barely trained model: the form must hold by construction, whatever the model prefers.
     let poems = dir.path().join("poems");
     train_text(&tiny_config("tang-poems", 30), &poems, &options(false)).unwrap();
-    let (_, vocab, model) = load_text_run(&poems, false, &device).unwrap();
+    let text = text_model(&poems, CheckpointChoice::Latest, &device).unwrap();
+    let (model, vocab) = (text.model.as_ref(), &text.vocab);
     for (form, acrostic) in [("五言绝句", ""), ("七言绝句", "春夏秋冬"), ("五言律诗", "山水"), ("七言律詩", "")] {
         let form = PoemForm::parse(form).unwrap();
         for seed in 0..2 {
@@ -171,40 +173,41 @@ fn poems_always_have_the_requested_form_and_chat_answers_in_turn() {
                 sampling: SamplingConfig { temperature: 1.0, top_k: 50, top_p: 0.95 },
                 seed,
             };
-            let poem = write_poem(&model, &vocab, &request, &device).unwrap();
+            let poem = write_poem(model, vocab, &request).unwrap();
             assert!(form.matches(&poem), "{poem} is not a {form:?}");
             let line_starts: Vec<char> = poem.split(['，', '。']).filter_map(|l| l.chars().next()).collect();
             assert!(acrostic.chars().zip(&line_starts).all(|(a, b)| a == *b), "{poem}: acrostic {acrostic}");
         }
     }
     let bad = PoemRequest { form: PoemForm::parse("五言绝句").unwrap(), start: Some('x'), acrostic: vec![], sampling: SamplingConfig::default(), seed: 0 };
-    assert!(write_poem(&model, &vocab, &bad, &device).unwrap_err().to_string().contains("--start"));
+    assert!(write_poem(model, vocab, &bad).unwrap_err().to_string().starts_with("start: "));
 
     let play = dir.path().join("play");
     train_text(&tiny_config("shakespeare", 30), &play, &options(false)).unwrap();
-    let (config, vocab, model) = load_text_run(&play, false, &device).unwrap();
-    let cast = speakers(&TextCorpus::load(&config.data).unwrap().train);
+    let text = text_model(&play, CheckpointChoice::Latest, &device).unwrap();
+    let (model, vocab) = (text.model.as_ref(), &text.vocab);
+    let cast = speakers(&TextCorpus::load(&text.data).unwrap().train);
     let sampling = SamplingConfig { temperature: 0.8, top_k: 20, top_p: 1.0 };
-    let err = Chat::new(&model, &vocab, "ROMEO", "GODOT", &cast, sampling, 1, &device).err().unwrap().to_string();
-    assert!(err.contains("--with") && err.contains("GODOT"), "{err}");
-    let mut chat = Chat::new(&model, &vocab, "romeo", "Juliet", &cast, sampling, 1, &device).unwrap();
+    let err = Chat::new(model, vocab, "ROMEO", "GODOT", &cast, sampling, 1).err().unwrap().to_string();
+    assert!(err.starts_with("bot: ") && err.contains("GODOT"), "{err}");
+    let mut chat = Chat::new(model, vocab, "romeo", "Juliet", &cast, sampling, 1).unwrap();
     chat.max_reply = 60;
     let mut streamed = String::new();
     let reply = chat.reply("But soft, what light through yonder window breaks?", |c| streamed.push(c)).unwrap();
     assert!(!reply.contains("\n\n") && reply.chars().count() <= 60);
     assert_eq!(streamed.trim_end(), reply);
-    assert!(chat.reply("Ω", |_| {}).unwrap_err().to_string().contains("your line"));
+    assert!(chat.reply("Ω", |_| {}).unwrap_err().to_string().starts_with("line: "));
 }
 
 #[test]
 fn recurrent_models_train_below_the_unigram_entropy() {
     let dir = tempfile::tempdir().unwrap();
-    let config = tiny_config("shakespeare", 150).with_arch("lstm".into()).with_hidden(64).with_n_layer(1).with_lr(3e-3).with_min_lr(3e-4);
+    let config = tiny_config("shakespeare", 150).with_arch(LmArch::Lstm).with_hidden(64).with_n_layer(1).with_lr(3e-3).with_min_lr(3e-4);
     let outcome = train_text(&config, &dir.path().join("lstm"), &options(false)).unwrap();
     let entropy = unigram_entropy(&TextCorpus::load("shakespeare").unwrap().validation);
     let val = outcome.last_eval.unwrap().val_loss;
     // Measured: about 2.6 nats after 150 steps (unigram entropy 3.3).
     assert!(val < entropy - 0.4, "LSTM validation loss {val} vs unigram entropy {entropy}");
-    let gru = config.with_arch("gru".into()).with_steps(20).with_eval_every(20).with_checkpoint_every(20);
+    let gru = config.with_arch(LmArch::Gru).with_steps(20).with_eval_every(20).with_checkpoint_every(20);
     assert!(train_text(&gru, &dir.path().join("gru"), &options(false)).unwrap().last_eval.unwrap().val_loss.is_finite());
 }

@@ -7,9 +7,11 @@ use aigc::burn::module::{Module, ModuleVisitor, Param};
 use aigc::burn::tensor::{Device, Tensor};
 use aigc::data::{DataSource, embedded};
 use aigc::eval::mean_nearest_distance;
-use aigc::models::gan::GanLoss;
-use aigc::train::gan::{GanTrainer, SampleLabels, build_gan, fixed_noise, generate_values};
-use aigc::train::{GanMetrics, GanTrainConfig, RunDir, TrainOptions, train_gan};
+use aigc::families::gan::{GanArch, GanLoss, GanMetrics, GanTrainConfig, GanTrainer, build_gan, train as train_gan};
+use aigc::run::RunDir;
+use aigc::sample::SampleLabels;
+use aigc::sample::latent::{fixed_noise, generate_values};
+use aigc::train::{TrainOptions, Trainer};
 
 static HEAVY: Mutex<()> = Mutex::new(());
 
@@ -39,7 +41,7 @@ fn short_training_makes_samples_digit_like() {
 /// The 28 px DCGAN with the R1 loss (layer-normalised critic, explicit input gradient).
 #[test]
 fn dcgan_with_r1_penalty_learns_digits() {
-    learns_digits(GanTrainConfig::new().with_arch("dcgan".into()).with_batch_size(32).with_seed(3), 150);
+    learns_digits(GanTrainConfig::new().with_arch(GanArch::Dcgan).with_batch_size(32).with_seed(3), 150);
 }
 
 /// Trains `steps` steps; samples must move towards held-out digits without collapsing.
@@ -50,14 +52,14 @@ fn learns_digits(config: GanTrainConfig, steps: usize) {
     let device = Device::flex().autodiff();
     device.seed(config.seed);
     let (g, d) = build_gan(&config, data.train.shape, 10, &device).unwrap();
-    let config_name = (config.arch.clone(), config.loss.name());
-    let mut trainer = GanTrainer::new(config, g, d, device);
+    let config_name = (config.arch, config.loss.name());
+    let mut trainer = GanTrainer::new(config, g, d, data, device);
     let z = fixed_noise(11, 64, 100, &Device::flex());
     let before = generate_values(&trainer.generator, z.clone(), SampleLabels::Balanced);
     let distance_before = mean_nearest_distance(&before, 784, &reference);
     let started = std::time::Instant::now();
-    for _ in 0..steps {
-        trainer.step(&data, false);
+    for step in 0..steps {
+        trainer.step(step, false);
     }
     eprintln!("{} {}: {steps} steps in {:.1} s", config_name.0, config_name.1, started.elapsed().as_secs_f64());
     let after = generate_values(&trainer.generator, z, SampleLabels::Balanced);
@@ -97,8 +99,8 @@ fn weights_of(run: &RunDir, config: &GanTrainConfig) -> (Vec<Vec<f32>>, Vec<Vec<
     let device = Device::flex().autodiff();
     let data = DataSource::parse(&config.data).load(28).unwrap();
     let (g, d) = build_gan(config, data.train.shape, 10, &device).unwrap();
-    let mut trainer = GanTrainer::new(config.clone(), g, d, device);
-    trainer.load_checkpoint(state, &dir).unwrap();
+    let mut trainer = GanTrainer::new(config.clone(), g, d, data, device);
+    trainer.load(&dir, &state).unwrap();
     let (mut g, mut d) = (Collect(Vec::new()), Collect(Vec::new()));
     trainer.generator.visit(&mut g);
     trainer.discriminator.visit(&mut d);
@@ -113,9 +115,9 @@ fn resumed_training_is_bitwise_identical() {
     let resumed = dir.path().join("resumed");
     train_gan(&small_config(12), &straight, &options(false)).unwrap();
     train_gan(&small_config(6), &resumed, &options(false)).unwrap();
-    // Resuming without --resume is refused, with the flag named.
+    // Starting afresh over a run is refused, naming the field that would resume it.
     let err = train_gan(&small_config(12), &resumed, &options(false)).unwrap_err().to_string();
-    assert!(err.contains("--resume"), "{err}");
+    assert!(err.starts_with("out: ") && err.contains("`resume`"), "{err}");
     train_gan(&small_config(12), &resumed, &options(true)).unwrap();
 
     let config = small_config(12);
@@ -148,8 +150,9 @@ fn run_directory_has_everything() {
     assert_eq!((grid.width(), grid.height()), (8 * 30 + 2, 8 * 30 + 2));
     let steps: Vec<usize> = run.checkpoints(10).list().unwrap().into_iter().map(|(s, _)| s).collect();
     assert_eq!(steps, vec![4, 8]);
-    let config = aigc::sample::load_run_config(&run).unwrap();
-    assert_eq!(config, small_config(8));
+    let manifest = run.manifest().unwrap();
+    assert_eq!(manifest.family.as_deref(), Some("gan"));
+    assert_eq!(aigc::families::gan::saved_config(&run).unwrap(), small_config(8));
     let safetensors = std::fs::read(run.generator_safetensors()).unwrap();
     assert!(safetensors.len() > 4 * 1_486_352, "generator.safetensors holds the weights");
 }
@@ -172,16 +175,16 @@ fn wgan_critic_respects_weight_clipping() {
     let device = Device::flex().autodiff();
     device.seed(1);
     let (g, d) = build_gan(&config, data.train.shape, 10, &device).unwrap();
-    let mut trainer = GanTrainer::new(config.clone(), g, d, device);
+    let mut trainer = GanTrainer::new(config.clone(), g, d, data, device);
     // The critic's estimate E[D(x)] - E[D(G(z))] of the Wasserstein distance (up to scale).
-    let gaps: Vec<f64> = (0..30).map(|_| trainer.step(&data, true).map(|m| m.d_real - m.d_fake).unwrap()).collect();
+    let gaps: Vec<f64> = (0..30).map(|step| trainer.step(step, true).map(|m| m.d_real - m.d_fake).unwrap()).collect();
     let mut max = MaxAbs(0.0);
     trainer.discriminator.visit(&mut max);
     assert!(max.0 <= 0.01 + 1e-7, "critic weight {} exceeds the clip", max.0);
     // The critic separates real from generated images: it scores real ones higher at every step.
     assert!(gaps.iter().all(|&g| g > 0.0), "{gaps:?}");
     // Each step consumed n_critic batches.
-    assert_eq!(trainer.state.batches_seen, 30 * config.n_critic);
+    assert_eq!(trainer.cursor().batches_seen, 30 * config.n_critic);
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //! reconstructions, samples and an interpolation strip, and a resumed run matches a straight one.
 
 use aigc::burn::tensor::Device;
-use aigc::sample::{CheckpointChoice, RunGenerator, SampleRequest, sample_run};
-use aigc::train::vae::{HeldoutElbo, VaeMetrics, VaeTrainConfig, train_vae};
-use aigc::train::{RunDir, TrainOptions};
+use aigc::families::vae::{HeldoutElbo, VaeArch, VaeMetrics, VaeTrainConfig, train as train_vae};
+use aigc::run::{CheckpointChoice, RunDir};
+use aigc::service::images::{ImagesRequest, images};
+use aigc::train::TrainOptions;
 
 /// Model initialisation draws from the device's global RNG (seeded per run), so tests that build
 /// models run one at a time.
@@ -31,34 +32,26 @@ fn mlp_vae_elbo_decreases_and_the_run_has_everything() {
     assert_eq!(heldout.iter().map(|h| h.step).collect::<Vec<_>>(), vec![100, 200, 300]);
     assert!(heldout.windows(2).all(|w| w[1].heldout_nelbo < w[0].heldout_nelbo), "held-out -ELBO falls");
     assert!(heldout.last().unwrap().heldout_nelbo < 170.0 && heldout.last().unwrap().images == 1000);
-    for path in [run.final_samples(), run.loss_plot(), run.root().join("reconstructions.png"), run.generator_safetensors()] {
+    for path in [run.final_samples(), run.loss_plot(), run.reconstructions(), run.generator_safetensors(), run.sample_grid(0)] {
         assert!(path.is_file(), "{} missing", path.display());
     }
     // Sampling and interpolation work on VAE runs like on GAN runs.
-    let loaded = RunGenerator::load(&run, CheckpointChoice::Latest, &Device::flex()).unwrap();
-    assert_eq!(loaded.step, 300);
-    let request = |interpolate| SampleRequest {
-        run: out.clone(),
-        n: 20,
-        seed: 4,
-        out: None,
-        individual: None,
-        checkpoint: CheckpointChoice::Latest,
-        class: None,
-        interpolate,
-    };
-    let strip = sample_run(&request(true), &Device::flex()).unwrap();
-    let image = image::open(&strip).unwrap();
+    let request = |interpolate| ImagesRequest { run: out.clone(), n: 20, seed: 4, checkpoint: CheckpointChoice::Latest, class: None, interpolate };
+    let strip = images(&request(true), &Device::flex()).unwrap();
+    assert_eq!(strip.step, 300);
+    let image = image::load_from_memory(&strip.grid_png()).unwrap();
     assert_eq!((image.width(), image.height()), (10 * 30 + 2, 2 * 30 + 2), "two strips of ten");
-    assert!(strip.with_extension("gif").is_file());
-    assert!(sample_run(&request(false), &Device::flex()).unwrap().is_file());
+    assert!(strip.animation_gif().unwrap().is_some_and(|gif| gif.starts_with(b"GIF8")));
+    let samples = images(&request(false), &Device::flex()).unwrap();
+    assert_eq!(samples.count(), 20);
+    assert!(samples.animation_gif().unwrap().is_none());
 }
 
 #[test]
 fn resumed_vae_training_is_identical() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let config = |steps| VaeTrainConfig::new().with_arch("conv".into()).with_steps(Some(steps)).with_batch_size(32).with_checkpoint_every(3).with_sample_every(3);
+    let config = |steps| VaeTrainConfig::new().with_arch(VaeArch::Conv).with_steps(Some(steps)).with_batch_size(32).with_checkpoint_every(3).with_sample_every(3);
     let (straight, resumed) = (dir.path().join("a"), dir.path().join("b"));
     train_vae(&config(6), &straight, &options(false)).unwrap();
     train_vae(&config(3), &resumed, &options(false)).unwrap();

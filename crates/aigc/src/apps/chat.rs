@@ -6,14 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::text::CharVocab;
 use crate::error::{AigcError, Result};
-use crate::models::lm::LanguageModel;
-use crate::sample::text::{SamplingConfig, next_logits};
+use crate::sample::text::{NextTokenModel, SamplingConfig};
 
 /// How often each speaker name (`NAME:` line after a blank line) occurs in `text`.
 pub fn speakers(text: &str) -> BTreeMap<String, usize> {
@@ -29,7 +27,7 @@ pub fn speakers(text: &str) -> BTreeMap<String, usize> {
 
 /// A conversation between the user (as `user`) and the model (as `bot`).
 pub struct Chat<'a> {
-    model: &'a LanguageModel,
+    model: &'a dyn NextTokenModel,
     vocab: &'a CharVocab,
     pub user: String,
     pub bot: String,
@@ -38,39 +36,37 @@ pub struct Chat<'a> {
     history: Vec<u32>,
     /// Longest reply, in characters.
     pub max_reply: usize,
-    device: Device,
 }
 
 impl<'a> Chat<'a> {
     /// Checks both names against the corpus' speakers (`corpus_speakers`).
     pub fn new(
-        model: &'a LanguageModel,
+        model: &'a dyn NextTokenModel,
         vocab: &'a CharVocab,
         user: &str,
         bot: &str,
         corpus_speakers: &BTreeMap<String, usize>,
         sampling: SamplingConfig,
         seed: u64,
-        device: &Device,
     ) -> Result<Self> {
         let (user, bot) = (user.trim().to_uppercase(), bot.trim().to_uppercase());
-        for (flag, name) in [("--as", &user), ("--with", &bot)] {
+        for (field, name) in [("user", &user), ("bot", &bot)] {
             if !corpus_speakers.contains_key(name) {
                 let mut common: Vec<(&String, &usize)> = corpus_speakers.iter().collect();
                 common.sort_by(|a, b| b.1.cmp(a.1));
                 let examples: Vec<&str> = common.iter().take(12).map(|(n, _)| n.as_str()).collect();
-                return Err(AigcError::bad_argument(
-                    flag,
+                return Err(AigcError::invalid(
+                    field,
                     format!("{name:?} never speaks in the training text; speakers include {}", examples.join(", ")),
                 ));
             }
-            vocab.encode(name, flag)?;
+            vocab.encode(name, field)?;
         }
         if vocab.id('\n').is_none() || vocab.id(':').is_none() {
-            return Err(AigcError::bad_argument("--run", "the model was not trained on play-formatted text (no ':' or line breaks)"));
+            return Err(AigcError::invalid("run", "the model was not trained on play-formatted text (no ':' or line breaks)"));
         }
-        let history = vocab.encode("\n", "--run")?;
-        Ok(Self { model, vocab, user, bot, sampling, rng: ChaCha8Rng::seed_from_u64(seed), history, max_reply: 400, device: device.clone() })
+        let history = vocab.encode("\n", "run")?;
+        Ok(Self { model, vocab, user, bot, sampling, rng: ChaCha8Rng::seed_from_u64(seed), history, max_reply: 400 })
     }
 
     /// Adds the user's line, then samples the bot's turn until it ends (a blank line) or reaches
@@ -79,13 +75,13 @@ impl<'a> Chat<'a> {
     pub fn reply(&mut self, line: &str, mut on_char: impl FnMut(char)) -> Result<String> {
         let line = line.trim();
         let prompt = format!("\n{}:\n{}\n\n{}:\n", self.user, line, self.bot);
-        let ids = self.vocab.encode(&prompt, "your line")?;
+        let ids = self.vocab.encode(&prompt, "line")?;
         self.history.extend(ids);
         let newline = self.vocab.id('\n').expect("checked in new");
         let mut reply = String::new();
         let mut last_was_newline = true;
         for _ in 0..self.max_reply {
-            let id = self.sampling.sample(&next_logits(self.model, &self.history, &self.device), &mut self.rng);
+            let id = self.sampling.sample(&self.model.next_logits(&self.history), &mut self.rng);
             self.history.push(id);
             if id == newline && last_was_newline {
                 break;

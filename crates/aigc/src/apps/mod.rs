@@ -1,7 +1,9 @@
-//! Applications built on the trained models: fixed-form poetry, a character chat, image repair
-//! and style transfer.
+//! Applications over capabilities, not families: fixed-form poetry and a character chat (any
+//! next-token model with a character vocabulary), composition ([`compose::Melodies`]), image
+//! repair ([`inpaint::Inpainter`]) and style transfer (its own feature networks).
 
 pub mod chat;
+pub mod compose;
 pub mod inpaint;
 pub mod poem;
 pub mod style;

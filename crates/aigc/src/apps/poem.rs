@@ -6,17 +6,15 @@
 
 use std::collections::HashSet;
 
-use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::text::CharVocab;
 use crate::error::{AigcError, Result};
-use crate::models::lm::LanguageModel;
-use crate::sample::text::{SamplingConfig, next_logits};
+use crate::sample::text::{NextTokenModel, SamplingConfig};
 
 /// A regular poem form: lines × characters per line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct PoemForm {
     pub lines: usize,
     pub chars: usize,
@@ -35,7 +33,7 @@ impl PoemForm {
             "七言绝句" => Self { lines: 4, chars: 7 },
             "五言律诗" => Self { lines: 8, chars: 5 },
             "七言律诗" => Self { lines: 8, chars: 7 },
-            _ => return Err(AigcError::bad_argument("--form", format!("unknown form {name:?}; expected 五言绝句, 七言绝句, 五言律诗 or 七言律诗"))),
+            _ => return Err(AigcError::invalid("form", format!("unknown form {name:?}; expected 五言绝句, 七言绝句, 五言律诗 or 七言律诗"))),
         };
         Ok(form)
     }
@@ -76,34 +74,33 @@ pub struct PoemRequest {
 impl PoemRequest {
     pub fn validate(&self, vocab: &CharVocab) -> Result<()> {
         if self.acrostic.len() > self.form.lines {
-            return Err(AigcError::bad_argument(
-                "--acrostic",
+            return Err(AigcError::invalid("acrostic",
                 format!("{} characters for a poem of {} lines", self.acrostic.len(), self.form.lines),
             ));
         }
         if self.start.is_some() && !self.acrostic.is_empty() {
-            return Err(AigcError::bad_argument("--start", "give --start or --acrostic, not both"));
+            return Err(AigcError::invalid("start", "give `start` or `acrostic`, not both"));
         }
-        for (flag, c) in self.start.iter().map(|c| ("--start", *c)).chain(self.acrostic.iter().map(|c| ("--acrostic", *c))) {
+        for (field, c) in self.start.iter().map(|c| ("start", *c)).chain(self.acrostic.iter().map(|c| ("acrostic", *c))) {
             if !is_ideograph(c) {
-                return Err(AigcError::bad_argument(flag, format!("{c:?} is not a Chinese character")));
+                return Err(AigcError::invalid(field, format!("{c:?} is not a Chinese character")));
             }
             if vocab.id(c).is_none() {
-                return Err(AigcError::bad_argument(flag, format!("{c:?} never occurs in the model's training poems")));
+                return Err(AigcError::invalid(field, format!("{c:?} never occurs in the model's training poems")));
             }
         }
         if !vocab.chars.iter().any(|&c| is_ideograph(c)) {
-            return Err(AigcError::bad_argument("--run", "the model's vocabulary has no Chinese characters (train it on tang-poems)"));
+            return Err(AigcError::invalid("run", "the model's vocabulary has no Chinese characters (train it on tang-poems)"));
         }
         if vocab.id('\n').is_none() {
-            return Err(AigcError::bad_argument("--run", "the model's vocabulary has no line break to start a poem with"));
+            return Err(AigcError::invalid("run", "the model's vocabulary has no line break to start a poem with"));
         }
         Ok(())
     }
 }
 
 /// Writes one poem: the text (lines with their marks, no line breaks).
-pub fn write_poem(model: &LanguageModel, vocab: &CharVocab, request: &PoemRequest, device: &Device) -> Result<String> {
+pub fn write_poem(model: &dyn NextTokenModel, vocab: &CharVocab, request: &PoemRequest) -> Result<String> {
     request.validate(vocab)?;
     let allowed: Vec<bool> = vocab.chars.iter().map(|&c| is_ideograph(c)).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(request.seed);
@@ -120,7 +117,7 @@ pub fn write_poem(model: &LanguageModel, vocab: &CharVocab, request: &PoemReques
             let c = match fixed {
                 Some(c) => c,
                 None => {
-                    let mut logits = next_logits(model, &context, device);
+                    let mut logits = model.next_logits(&context);
                     for (l, ok) in logits.iter_mut().zip(&allowed) {
                         if !ok {
                             *l = f32::NEG_INFINITY;
@@ -164,7 +161,7 @@ mod tests {
     fn forms_parse_in_both_scripts_and_check_poems() {
         assert_eq!(PoemForm::parse("五言絕句").unwrap(), PoemForm { lines: 4, chars: 5 });
         assert_eq!(PoemForm::parse("七言律诗").unwrap(), PoemForm { lines: 8, chars: 7 });
-        assert!(PoemForm::parse("宋词").unwrap_err().to_string().contains("--form"));
+        assert!(PoemForm::parse("宋词").unwrap_err().to_string().contains("form"));
         let form = PoemForm::parse("五言绝句").unwrap();
         assert!(form.matches("牀前看月光，疑是地上霜。舉頭望山月，低頭思故鄉。"));
         assert!(!form.matches("牀前看月光。疑是地上霜，舉頭望山月，低頭思故鄉。"));

@@ -30,7 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{AigcError, Result};
-use crate::ops::conv::{Window, conv2d};
+use aigc_ops::conv::{Window, conv2d};
 
 /// Embedded pictures (scikit-image's test images at 256 px, `data/SOURCES.md`).
 const PICTURES: [(&str, &[u8]); 6] = [
@@ -45,14 +45,14 @@ const PICTURES: [(&str, &[u8]); 6] = [
 /// Names of the embedded pictures, for help texts and errors.
 pub const EMBEDDED_PICTURES: &str = "astronaut, chelsea, coffee, brick, grass, gravel";
 
-/// An embedded picture by name, or an image file (`flag` names the flag in errors).
-pub fn load_picture(name_or_path: &str, flag: &str) -> Result<DynamicImage> {
+/// An embedded picture by name, or an image file (`field` names the request field in errors).
+pub fn load_picture(name_or_path: &str, field: &str) -> Result<DynamicImage> {
     if let Some((_, bytes)) = PICTURES.iter().find(|(n, _)| *n == name_or_path) {
         return image::load_from_memory(bytes).map_err(|e| AigcError::bad_data(format!("<embedded>/{name_or_path}.png"), e.to_string()));
     }
     let path = Path::new(name_or_path);
     if !path.exists() {
-        return Err(AigcError::Missing { path: path.into(), hint: format!(" ({flag} takes {EMBEDDED_PICTURES} or an image file)") });
+        return Err(AigcError::Missing { path: path.into(), hint: format!(" (`{field}` takes {EMBEDDED_PICTURES} or an image file)") });
     }
     image::open(path).map_err(|e| AigcError::bad_data(path, format!("not a readable image: {e}")))
 }
@@ -78,11 +78,9 @@ pub fn tensor_image(x: Tensor<4>) -> image::RgbImage {
     })
 }
 
-/// Writes `[1, 3, H, W]` in [0, 1] as a PNG (atomically).
-pub fn save_png(x: Tensor<4>, path: &Path) -> Result<()> {
-    let mut bytes = Vec::new();
-    tensor_image(x).write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).map_err(|e| AigcError::output(path, e))?;
-    crate::train::checkpoint::write_atomic(path, &bytes)
+/// `[1, 3, H, W]` in [0, 1] as PNG bytes.
+pub fn tensor_png(x: Tensor<4>) -> Vec<u8> {
+    crate::report::png_bytes(&DynamicImage::ImageRgb8(tensor_image(x)))
 }
 
 /// A feature network: style maps and a content map of an image `[1, 3, H, W]` in [0, 1].

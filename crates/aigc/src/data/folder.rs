@@ -29,7 +29,7 @@ pub fn load_image_folder(root: &Path, options: FolderOptions) -> Result<ImageDat
         return Err(AigcError::bad_data(root, "expected a folder of PNG/JPEG images"));
     }
     if options.size == 0 {
-        return Err(AigcError::bad_argument("--image-size", "must be at least 1"));
+        return Err(AigcError::invalid("image_size", "must be at least 1"));
     }
     let (files, class_names) = list_images(root)?;
     if files.is_empty() {
@@ -45,7 +45,7 @@ pub fn load_image_folder(root: &Path, options: FolderOptions) -> Result<ImageDat
         if all_gray { 1 } else { 3 }
     });
     if channels != 1 && channels != 3 {
-        return Err(AigcError::bad_argument("--channels", format!("{channels} not supported, expected 1 or 3")));
+        return Err(AigcError::invalid("channels", format!("{channels} not supported, expected 1 or 3")));
     }
     let shape = ImageShape::new(channels, options.size as usize, options.size as usize);
     let mut pixels = Vec::with_capacity(files.len() * shape.len());

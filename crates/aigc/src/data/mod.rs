@@ -1,14 +1,15 @@
-//! Data sets and the loaders that read them: IDX files (MNIST format), image folders, and the
-//! embedded digits. Every loader returns an [`ImageDataset`] of 8-bit pixels; models see floats in
+//! Data sets and the loaders that read them: IDX files (MNIST format), image folders and the
+//! embedded digits; text corpora ([`text`]) and tune collections ([`music`]). Every loader returns an [`ImageDataset`] of 8-bit pixels; models see floats in
 //! [-1, 1] through [`ImageDataset::batch`].
 
 pub mod embedded;
 pub mod folder;
 pub mod idx;
+pub mod music;
 pub mod source;
 pub mod text;
 
-pub use source::{DataSource, DataSplits};
+pub use source::{DataSource, DataSplits, image_shape_of, load_training_images};
 
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -162,4 +163,24 @@ pub(crate) fn files_under(root: &std::path::Path, keep: impl Fn(&std::path::Path
     }
     files.sort();
     Ok(files)
+}
+
+/// One-hot rows `[labels.len(), classes]` of class labels.
+pub fn one_hot(labels: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+    let mut values = vec![0.0f32; labels.len() * classes];
+    for (row, &label) in labels.iter().enumerate() {
+        values[row * classes + label.min(classes - 1)] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(values, [labels.len(), classes]), device)
+}
+
+impl ImageDataset {
+    /// One-hot labels `[indices.len(), classes]` of images of this set, for a conditional model
+    /// (`None` when `classes` is 0, i.e. the model is unconditional).
+    pub fn one_hot_labels(&self, indices: &[usize], classes: usize, device: &Device) -> Option<Tensor<2>> {
+        (classes > 0).then(|| {
+            let labels: Vec<usize> = indices.iter().map(|&i| self.label(i).unwrap_or(0) as usize).collect();
+            one_hot(&labels, classes, device)
+        })
+    }
 }

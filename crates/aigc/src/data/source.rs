@@ -78,7 +78,7 @@ fn load_path(path: &Path, image_size: u32) -> Result<DataSplits> {
     if !path.exists() {
         return Err(AigcError::Missing {
             path: path.to_path_buf(),
-            hint: " (--data expects mnist, fashion-mnist, a folder of images or IDX files, or an IDX file)".into(),
+            hint: " (`data` expects mnist, fashion-mnist, a folder of images or IDX files, or an IDX file)".into(),
         });
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
@@ -181,4 +181,35 @@ fn split_tenth(all: ImageDataset, name: String) -> DataSplits {
         held_idx = train_idx.clone();
     }
     DataSplits { name, train: all.select(&train_idx), heldout: all.select(&held_idx) }
+}
+
+/// Loads a training job's images: at least two training images, and labels when the model is
+/// class-conditional (`model` names it in the error).
+pub fn load_training_images(data: &str, image_size: u32, conditional: bool, model: &str) -> Result<DataSplits> {
+    let splits = DataSource::parse(data).load(image_size)?;
+    if splits.train.len() < 2 {
+        return Err(AigcError::invalid("data", format!("{data}: needs at least 2 training images")));
+    }
+    if conditional && splits.train.labels().is_none() {
+        return Err(AigcError::invalid(
+            "conditional",
+            format!("{data}: a class-conditional {model} needs labelled data (IDX labels or one subfolder per class)"),
+        ));
+    }
+    Ok(splits)
+}
+
+/// The image shape and class count of `data` at `image_size` (without loading all the data for
+/// the embedded digits).
+pub fn image_shape_of(data: &str, image_size: u32) -> Result<(ImageShape, usize)> {
+    match DataSource::parse(data) {
+        DataSource::Mnist | DataSource::FashionMnist => {
+            let side = image_size as usize;
+            Ok((ImageShape::new(1, side, side), 10))
+        }
+        source => {
+            let train = source.load(image_size)?.train;
+            Ok((train.shape, train.class_names.len()))
+        }
+    }
 }

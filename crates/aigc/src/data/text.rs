@@ -46,12 +46,12 @@ impl CharVocab {
     }
 
     /// Token ids of `text`; a character outside the vocabulary is an error naming it (`what`
-    /// says where the text came from, e.g. `--prompt`).
+    /// is the field the text came from, e.g. `prompt`).
     pub fn encode(&self, text: &str, what: &str) -> Result<Vec<u32>> {
         text.chars()
             .map(|c| {
                 self.id(c).ok_or_else(|| {
-                    AigcError::bad_argument(
+                    AigcError::invalid(
                         what,
                         format!("character {c:?} (U+{:04X}) is not in the model's vocabulary of {} characters", c as u32, self.len()),
                     )
@@ -69,9 +69,9 @@ impl CharVocab {
         ids.iter().map(|&i| self.chars[i as usize]).collect()
     }
 
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_string(self).expect("a vocabulary serialises");
-        crate::train::checkpoint::write_atomic(path, json.as_bytes())
+    /// The vocabulary as JSON (a run's `vocab.json`).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a vocabulary serialises")
     }
 
     pub fn load(path: &Path) -> Result<Self> {
@@ -101,7 +101,7 @@ impl TextCorpus {
             path => read_path(Path::new(path))?,
         };
         if text.chars().count() < 100 {
-            return Err(AigcError::bad_argument("--data", format!("{data}: needs at least 100 characters of text")));
+            return Err(AigcError::invalid("data", format!("{data}: needs at least 100 characters of text")));
         }
         let (train, validation) = split(&text);
         Ok(Self { name: data.into(), train: train.into(), validation: validation.into() })
@@ -137,7 +137,7 @@ fn read_path(path: &Path) -> Result<String> {
     if !path.is_dir() {
         return Err(AigcError::Missing {
             path: path.into(),
-            hint: format!(" (--data takes {EMBEDDED_CORPORA}, a UTF-8 text file, or a folder of .txt files)"),
+            hint: format!(" (`data` takes {EMBEDDED_CORPORA}, a UTF-8 text file, or a folder of .txt files)"),
         });
     }
     let files = super::files_under(path, |p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt")))?;

@@ -12,8 +12,10 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{relu, softmax};
+use std::path::Path;
+
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -22,8 +24,14 @@ use serde::{Deserialize, Serialize};
 use super::features::Features;
 use crate::data::{ImageDataset, ImageShape};
 use crate::error::{AigcError, Result};
-use crate::train::progress::progress_bar;
-use crate::train::rng::epoch_permutation;
+use crate::run::record::{self, MODEL, OPTIMIZER};
+use crate::run::rng::epoch_permutation;
+use crate::run::{Manifest, RunDir, TrainState};
+use crate::train::{Cadence, Cursor, FitOptions, StepMetrics, Trainer, fit};
+
+/// The `family` of a feature network's training run (in the feature cache; not a generative
+/// family, so `open` does not know it).
+pub const FAMILY: &str = "feature-network";
 
 #[derive(Config, Debug)]
 pub struct ClassifierConfig {
@@ -76,7 +84,7 @@ impl Classifier {
 }
 
 /// How the feature network is trained.
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct ClassifierTrainConfig {
     #[config(default = 10)]
     pub epochs: usize,
@@ -104,15 +112,121 @@ pub struct ClassifierReport {
 fn labels_of(data: &ImageDataset, path: &str) -> Result<Vec<u16>> {
     data.labels()
         .map(|l| l.to_vec())
-        .ok_or_else(|| AigcError::bad_argument("--data", format!("{path}: a feature network needs class labels")))
+        .ok_or_else(|| AigcError::invalid("data", format!("{path}: a feature network needs class labels")))
 }
 
-/// Trains the classifier on `train`, reports accuracy on `heldout`. `device` without autodiff.
+/// A logged step of the feature network's training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierMetrics {
+    pub step: usize,
+    pub epoch: usize,
+    pub loss: f64,
+    pub elapsed_s: f64,
+}
+
+impl StepMetrics for ClassifierMetrics {
+    fn losses(&self) -> Vec<(&'static str, f64)> {
+        vec![("loss", self.loss)]
+    }
+
+    fn message(&self) -> String {
+        format!("epoch {} loss {:.4}", self.epoch, self.loss)
+    }
+
+    fn set_timing(&mut self, elapsed_s: f64, _steps_per_s: f64) {
+        self.elapsed_s = elapsed_s;
+    }
+}
+
+/// The feature network's trainer: Adam on the cross-entropy of randomly shifted training
+/// images, a seeded permutation per epoch, the learning rate a tenth for the last third.
+pub struct ClassifierTrainer<'a> {
+    config: ClassifierTrainConfig,
+    model: Classifier,
+    optim: ModuleOptimizer,
+    train: &'a ImageDataset,
+    labels: Vec<u16>,
+    batch: usize,
+    per_epoch: usize,
+    /// The current epoch's permutation and shift noise.
+    epoch: Option<(usize, Vec<usize>)>,
+    rng: ChaCha8Rng,
+    /// An autodiff device.
+    device: Device,
+}
+
+fn adam() -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(1e-8).init()
+}
+
+/// The shift noise of `epoch`, from its start.
+fn epoch_rng(seed: u64, epoch: usize) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64) << 32)
+}
+
+impl Trainer for ClassifierTrainer<'_> {
+    type Metrics = ClassifierMetrics;
+    type Eval = ();
+
+    fn total_steps(&self) -> usize {
+        self.config.epochs * self.per_epoch
+    }
+
+    fn cadence(&self) -> Cadence {
+        Cadence { log_every: 10, sample_every: None, eval_every: None, checkpoint_every: self.per_epoch.max(1), keep_checkpoints: 1 }
+    }
+
+    fn step(&mut self, step: usize, measure: bool) -> Option<ClassifierMetrics> {
+        let (epoch, i) = (step / self.per_epoch, step % self.per_epoch);
+        if i == 0 {
+            self.rng = epoch_rng(self.config.seed, epoch);
+        }
+        if self.epoch.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            self.epoch = Some((epoch, epoch_permutation(self.config.seed, epoch, self.train.len())));
+        }
+        let order = &self.epoch.as_ref().expect("set above").1;
+        let chunk = &order[i * self.batch..(i + 1) * self.batch];
+        let shape = self.train.shape;
+        let mut values = self.train.batch_values(chunk);
+        random_shift(&mut values, shape, self.config.max_shift, &mut self.rng);
+        let x = Tensor::<2>::from_data(TensorData::new(values, [chunk.len(), shape.len()]), &self.device);
+        let y: Vec<i64> = chunk.iter().map(|&i| self.labels[i] as i64).collect();
+        let y = Tensor::<1, Int>::from_data(TensorData::new(y, [chunk.len()]), &self.device);
+        let loss = CrossEntropyLossConfig::new().init(&self.device).forward(self.model.logits(x), y);
+        let measured = measure.then(|| loss.clone().into_scalar::<f32>() as f64);
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        // Step decay: the last third of training at a tenth of the rate.
+        let lr = if epoch * 3 >= self.config.epochs * 2 { self.config.lr * 0.1 } else { self.config.lr };
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        measured.map(|loss| ClassifierMetrics { step: step + 1, epoch: epoch + 1, loss, elapsed_s: 0.0 })
+    }
+
+    fn cursor(&self) -> Cursor {
+        Cursor { batches_seen: 0, rng_word_pos: self.rng.get_word_pos() }
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        record::save_module(&self.model, dir, MODEL)?;
+        record::save_optimizer(&self.optim, dir, OPTIMIZER)
+    }
+
+    fn load(&mut self, dir: &Path, state: &TrainState) -> Result<()> {
+        self.model = record::load_module(self.model.clone(), &dir.join(MODEL))?;
+        self.optim = adam().load_record(record::load_optimizer(&dir.join(OPTIMIZER))?);
+        self.rng = epoch_rng(self.config.seed, state.step / self.per_epoch);
+        self.rng.set_word_pos(state.rng_word_pos);
+        Ok(())
+    }
+}
+
+/// Trains the classifier on `train` into the run directory `out` (resuming it when it holds
+/// an interrupted training), reports accuracy on `heldout`. `device` without autodiff.
 pub fn train_classifier(
     train: &ImageDataset,
     heldout: &ImageDataset,
     data_name: &str,
     config: &ClassifierTrainConfig,
+    out: &Path,
     device: &Device,
     quiet: bool,
 ) -> Result<(Classifier, ClassifierReport)> {
@@ -122,34 +236,26 @@ pub fn train_classifier(
     if shape.height < 4 || shape.width < 4 {
         return Err(AigcError::bad_data(data_name, format!("images of {shape} are too small for the feature network")));
     }
+    let run = RunDir::new(out);
+    let resume_from = run.checkpoints(1).latest()?;
     let ad = device.clone().autodiff();
     ad.seed(config.seed);
-    let mut model = ClassifierConfig::new(shape.channels, shape.height, shape.width, classes).init(&ad);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let model = ClassifierConfig::new(shape.channels, shape.height, shape.width, classes).init(&ad);
     let batch = config.batch_size.min(train.len()).max(1);
-    let per_epoch = train.len() / batch;
-    let bar = progress_bar((config.epochs * per_epoch) as u64, 0, quiet, "batches");
-    for epoch in 0..config.epochs {
-        let order = epoch_permutation(config.seed, epoch, train.len());
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ (epoch as u64) << 32);
-        // Step decay: the last third of training at a tenth of the rate.
-        let lr = if epoch * 3 >= config.epochs * 2 { config.lr * 0.1 } else { config.lr };
-        for chunk in order.chunks_exact(batch) {
-            let mut values = train.batch_values(chunk);
-            random_shift(&mut values, shape, config.max_shift, &mut rng);
-            let x = Tensor::<2>::from_data(TensorData::new(values, [chunk.len(), shape.len()]), &ad);
-            let y: Vec<i64> = chunk.iter().map(|&i| labels[i] as i64).collect();
-            let y = Tensor::<1, Int>::from_data(TensorData::new(y, [chunk.len()]), &ad);
-            let loss = loss_fn.forward(model.logits(x), y);
-            bar.set_message(format!("epoch {} loss {:.4}", epoch + 1, loss.clone().into_scalar::<f32>()));
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-            bar.inc(1);
-        }
-    }
-    bar.finish_and_clear();
-    let model = model.valid();
+    let mut trainer = ClassifierTrainer {
+        config: config.clone(),
+        model,
+        optim: adam(),
+        train,
+        labels,
+        batch,
+        per_epoch: train.len() / batch,
+        epoch: None,
+        rng: epoch_rng(config.seed, 0),
+        device: ad,
+    };
+    fit(&mut trainer, &run, &Manifest::new(FAMILY, config), resume_from, FitOptions { quiet })?;
+    let model = trainer.model.valid();
     let accuracy = accuracy(&model, heldout, data_name, device)?;
     let report = ClassifierReport {
         data: data_name.to_string(),

@@ -1,13 +1,16 @@
-//! Measuring generated images: distribution metrics on feature sets ([`metrics`]) and
-//! nearest-neighbour distances in pixel space ([`nearest`]), the basis of the memorisation measure
-//! and of the training tests.
+//! Measuring what models generate: distribution metrics on feature sets ([`metrics`]) from the
+//! data sets' feature networks ([`classifier`], cached by [`feature_cache`]), nearest-neighbour
+//! distances in pixel space ([`nearest`], the basis of the memorisation measure and of the
+//! training tests), the whole image evaluation ([`images`]) and melody statistics ([`melody`]).
 
 pub mod classifier;
 pub mod extractor;
+pub mod feature_cache;
 pub mod features;
+pub mod images;
+pub mod melody;
 pub mod metrics;
 pub mod nearest;
-pub mod run_eval;
 
 pub use extractor::{ClassifierFeatures, FeatureExtractor};
 pub use features::Features;

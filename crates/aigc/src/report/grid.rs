@@ -6,7 +6,7 @@ use image::{DynamicImage, GrayImage, RgbImage};
 
 use crate::data::ImageShape;
 use crate::error::{AigcError, Result};
-use crate::train::checkpoint::write_atomic;
+use crate::io::write_atomic;
 
 const PAD: usize = 2;
 
@@ -37,56 +37,59 @@ pub fn grid_image(values: &[f32], shape: ImageShape, cols: usize) -> DynamicImag
     if shape.channels >= 3 { DynamicImage::ImageRgb8(rgb) } else { DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb).to_luma8()) }
 }
 
-fn encode_png(image: &DynamicImage, path: &Path) -> Result<Vec<u8>> {
+/// An image as PNG bytes.
+pub fn png_bytes(image: &DynamicImage) -> Vec<u8> {
     let mut bytes = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(|e| AigcError::output(path, e))?;
-    Ok(bytes)
+    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).expect("PNG encoding into memory does not fail");
+    bytes
+}
+
+/// The grid of [`grid_image`] as PNG bytes.
+pub fn grid_png(values: &[f32], shape: ImageShape, cols: usize) -> Vec<u8> {
+    png_bytes(&grid_image(values, shape, cols))
 }
 
 /// Saves a grid PNG atomically.
 pub fn save_grid(values: &[f32], shape: ImageShape, cols: usize, path: &Path) -> Result<()> {
-    write_atomic(path, &encode_png(&grid_image(values, shape, cols), path)?)
+    write_atomic(path, &grid_png(values, shape, cols))
 }
 
-/// Saves each image as its own PNG, `dir/NNNN.png`.
-pub fn save_images(values: &[f32], shape: ImageShape, dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| AigcError::io(dir, e))?;
-    let mut paths = Vec::new();
-    for (i, image) in values.chunks_exact(shape.len()).enumerate() {
-        let (h, w) = (shape.height as u32, shape.width as u32);
-        let plane = (h * w) as usize;
-        let img = if shape.channels >= 3 {
-            DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
-                let at = (y * w + x) as usize;
-                image::Rgb([to_u8(image[at]), to_u8(image[plane + at]), to_u8(image[2 * plane + at])])
-            }))
-        } else {
-            DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| image::Luma([to_u8(image[(y * w + x) as usize])])))
-        };
-        let path = dir.join(format!("{i:04}.png"));
-        write_atomic(&path, &encode_png(&img, &path)?)?;
-        paths.push(path);
-    }
-    Ok(paths)
+/// Each image of `values` as PNG bytes, at its own size.
+pub fn image_pngs(values: &[f32], shape: ImageShape) -> Vec<Vec<u8>> {
+    let (h, w) = (shape.height as u32, shape.width as u32);
+    let plane = (h * w) as usize;
+    values
+        .chunks_exact(shape.len())
+        .map(|image| {
+            let img = if shape.channels >= 3 {
+                DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+                    let at = (y * w + x) as usize;
+                    image::Rgb([to_u8(image[at]), to_u8(image[plane + at]), to_u8(image[2 * plane + at])])
+                }))
+            } else {
+                DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| image::Luma([to_u8(image[(y * w + x) as usize])])))
+            };
+            png_bytes(&img)
+        })
+        .collect()
 }
 
 /// An animated GIF (looping, 0.12 s per frame) of single images, each enlarged `scale` times.
-pub fn save_gif(frames: &[&[f32]], shape: ImageShape, scale: u32, path: &Path) -> Result<()> {
+pub fn gif_bytes(frames: &[&[f32]], shape: ImageShape, scale: u32) -> Result<Vec<u8>> {
     use image::codecs::gif::{GifEncoder, Repeat};
     use image::{Delay, Frame};
+    let err = |e: image::ImageError| AigcError::output("<animation>", e);
     let mut bytes = Vec::new();
     {
         let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
-        encoder.set_repeat(Repeat::Infinite).map_err(|e| AigcError::output(path, e))?;
+        encoder.set_repeat(Repeat::Infinite).map_err(err)?;
         for values in frames {
             let image = grid_image(values, shape, 1);
             let (w, h) = (image.width() * scale, image.height() * scale);
             let rgba = image.resize_exact(w, h, image::imageops::FilterType::Nearest).to_rgba8();
             let frame = Frame::from_parts(rgba, 0, 0, Delay::from_numer_denom_ms(120, 1));
-            encoder.encode_frame(frame).map_err(|e| AigcError::output(path, e))?;
+            encoder.encode_frame(frame).map_err(err)?;
         }
     }
-    write_atomic(path, &bytes)
+    Ok(bytes)
 }

@@ -1,14 +1,10 @@
-//! What a run shows a person: image grids, loss plots, exported weights, run summaries.
+//! What a run shows a person: image grids (in memory or as files), loss plots, exported weights.
 
 pub mod grid;
 pub mod plot;
-pub mod runs;
-pub mod table;
 
-pub use grid::{grid_image, save_gif, save_grid, save_images};
-pub use plot::{plot_gan_losses, plot_vae_losses};
-pub use runs::{RunSummary, summarize_runs};
-pub use table::{EvaluatedRun, evaluated_runs, markdown_table};
+pub use grid::{gif_bytes, grid_image, grid_png, image_pngs, png_bytes, save_grid};
+pub use plot::plot_lines;
 
 use std::path::Path;
 

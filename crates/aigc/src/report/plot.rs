@@ -6,8 +6,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use crate::error::{AigcError, Result};
-use crate::train::checkpoint::write_atomic;
-use crate::train::metrics::GanMetrics;
+use crate::io::write_atomic;
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSansMono.ttf");
 const FONT_NAME: &str = "sans-serif";
@@ -19,28 +18,17 @@ fn ensure_font() {
     });
 }
 
-/// Plots the discriminator and generator losses against the step.
-pub fn plot_gan_losses(metrics: &[GanMetrics], path: &Path) -> Result<()> {
-    let series = [
-        ("D loss", metrics.iter().map(|m| (m.step as f64, m.d_loss)).collect::<Vec<_>>(), RED),
-        ("G loss", metrics.iter().map(|m| (m.step as f64, m.g_loss)).collect::<Vec<_>>(), BLUE),
-    ];
-    plot_lines("GAN losses", "step", &series, path)
+/// Line colours, in the order of the series.
+const PALETTE: [RGBColor; 6] = [RED, BLUE, GREEN, BLACK, MAGENTA, CYAN];
+
+/// Plots named series of (x, y) points (losses against the step) into a PNG.
+pub fn plot_lines(title: &str, x_label: &str, series: &[(&str, Vec<(f64, f64)>)], path: &Path) -> Result<()> {
+    let coloured: Vec<(&str, &[(f64, f64)], RGBColor)> =
+        series.iter().zip(PALETTE.iter().cycle()).map(|((name, points), colour)| (*name, points.as_slice(), *colour)).collect();
+    draw_lines(title, x_label, &coloured, path)
 }
 
-/// Plots a VAE's training loss (negative ELBO, its reconstruction and KL terms) and the held-out
-/// negative ELBO against the step.
-pub fn plot_vae_losses(metrics: &[crate::train::vae::VaeMetrics], heldout: &[(usize, f64)], path: &Path) -> Result<()> {
-    let series = [
-        ("train -ELBO", metrics.iter().map(|m| (m.step as f64, m.loss)).collect::<Vec<_>>(), RED),
-        ("reconstruction", metrics.iter().map(|m| (m.step as f64, m.reconstruction)).collect::<Vec<_>>(), BLUE),
-        ("KL", metrics.iter().map(|m| (m.step as f64, m.kl)).collect::<Vec<_>>(), GREEN),
-        ("held-out -ELBO", heldout.iter().map(|&(s, v)| (s as f64, v)).collect::<Vec<_>>(), BLACK),
-    ];
-    plot_lines("VAE losses (nats per image)", "step", &series, path)
-}
-
-fn plot_lines(title: &str, x_label: &str, series: &[(&str, Vec<(f64, f64)>, RGBColor)], path: &Path) -> Result<()> {
+fn draw_lines(title: &str, x_label: &str, series: &[(&str, &[(f64, f64)], RGBColor)], path: &Path) -> Result<()> {
     ensure_font();
     let (width, height) = (800u32, 480u32);
     let mut buffer = vec![0u8; (width * height * 3) as usize];

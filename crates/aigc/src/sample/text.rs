@@ -1,12 +1,27 @@
-//! Sampling text from a language model: temperature, top-k and top-p (nucleus) filtering, a
-//! seeded random stream, and a callback per token so callers can stream to the terminal.
+//! Sampling tokens from any next-token model: temperature, top-k and top-p (nucleus) filtering,
+//! a seeded random stream, and a callback per token so callers can stream.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::data::text::CharVocab;
 use crate::error::{AigcError, Result};
-use crate::models::lm::LanguageModel;
+
+/// The capability of continuing a token sequence: language models, melody models, the Markov
+/// baseline.
+pub trait NextTokenModel {
+    /// Scores of the next token after `context` (not empty): logits, or log-probabilities. A
+    /// model with a bounded window reads the latest tokens that fit.
+    fn next_logits(&self, context: &[u32]) -> Vec<f32>;
+}
+
+/// A text run's model with its tokeniser: what `generate`, `poem` and `chat` need.
+pub struct TextModel {
+    pub model: Box<dyn NextTokenModel>,
+    pub vocab: CharVocab,
+    /// The corpus it was trained on (an embedded name or a path).
+    pub data: String,
+}
 
 /// How the next token is chosen from the model's logits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,10 +43,10 @@ impl Default for SamplingConfig {
 impl SamplingConfig {
     pub fn validate(&self) -> Result<()> {
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            return Err(AigcError::bad_argument("--temperature", format!("must be ≥ 0, got {}", self.temperature)));
+            return Err(AigcError::invalid("temperature", format!("must be ≥ 0, got {}", self.temperature)));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(AigcError::bad_argument("--top-p", format!("must be in (0, 1], got {}", self.top_p)));
+            return Err(AigcError::invalid("top_p", format!("must be in (0, 1], got {}", self.top_p)));
         }
         Ok(())
     }
@@ -82,32 +97,21 @@ fn draw(probs: &[f64], rng: &mut ChaCha8Rng) -> usize {
     probs.iter().rposition(|&p| p > 0.0).unwrap_or(0)
 }
 
-/// The next-token logits after `context` (cropped to the model's window).
-pub fn next_logits(model: &LanguageModel, context: &[u32], device: &Device) -> Vec<f32> {
-    let window = model.context_window().unwrap_or(context.len()).min(context.len());
-    let ids: Vec<i64> = context[context.len() - window..].iter().map(|&t| t as i64).collect();
-    let logits = model.forward(Tensor::<2, Int>::from_data(TensorData::new(ids, [1, window]), device));
-    let vocab = logits.dims()[2];
-    logits.narrow(1, window - 1, 1).reshape([vocab]).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
-}
-
 /// Samples `max_tokens` tokens after `prompt` (token ids; not empty), calling `on_token` with
-/// each as it is drawn. `choose` may veto or replace the sampled distribution (constrained
-/// decoding); pass `|_, p| p` for free sampling.
+/// each as it is drawn.
 pub fn generate(
-    model: &LanguageModel,
+    model: &dyn NextTokenModel,
     prompt: &[u32],
     max_tokens: usize,
     sampling: SamplingConfig,
     seed: u64,
-    device: &Device,
     mut on_token: impl FnMut(u32),
 ) -> Vec<u32> {
     assert!(!prompt.is_empty(), "generation needs at least one prompt token");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut tokens = prompt.to_vec();
     for _ in 0..max_tokens {
-        let next = sampling.sample(&next_logits(model, &tokens, device), &mut rng);
+        let next = sampling.sample(&model.next_logits(&tokens), &mut rng);
         tokens.push(next);
         on_token(next);
     }

@@ -15,7 +15,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::rng::NoiseRng;
+use crate::run::rng::NoiseRng;
 use crate::data::ImageShape;
 
 /// The random draws of one augmentation of a batch.

@@ -1,40 +1,61 @@
-//! The shared training machinery: configs, run directories, atomic checkpoints, metric logs, the
-//! seeded noise source, and the training loops that use them.
+//! Training: the one loop every family runs on ([`fit`]), and what trainers share — weight
+//! averaging ([`ema`]), DiffAugment ([`augment`]), the progress bar ([`progress`]).
 
 pub mod augment;
-pub mod checkpoint;
-pub mod config;
 pub mod ema;
-pub mod gan;
-pub mod metrics;
-pub mod music;
+pub mod fit;
 pub mod progress;
-pub mod rng;
-pub mod run;
-pub mod text;
-pub mod vae;
 
-pub use checkpoint::{Checkpoints, TrainState};
-pub use config::GanTrainConfig;
-pub use gan::{GanTrainer, TrainOptions, TrainOutcome, train_gan};
-pub use metrics::{GanMetrics, MetricsLog};
-pub use run::RunDir;
+use std::path::PathBuf;
 
-use crate::data::{DataSource, DataSplits};
-use crate::error::{AigcError, Result};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
 
-/// Loads a training job's data: at least two training images, and labels when the model is
-/// class-conditional (`model` names it in the error).
-pub fn load_training_data(data: &str, image_size: u32, conditional: bool, model: &str) -> Result<DataSplits> {
-    let splits = DataSource::parse(data).load(image_size)?;
-    if splits.train.len() < 2 {
-        return Err(AigcError::bad_argument("--data", format!("{data}: needs at least 2 training images")));
+pub use fit::{Cadence, Cursor, Evaluation, FitOptions, StepMetrics, TrainOutcome, Trainer, fit};
+
+/// How to run a training job (not part of the run's identity).
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Continue from the newest checkpoint of the run.
+    pub resume: bool,
+    /// No progress bar.
+    pub quiet: bool,
+    /// The compute device (without autodiff; training wraps it).
+    pub device: Device,
+    /// Where evaluations during training find or cache the feature network (`None`: the user
+    /// cache, [`crate::eval::feature_cache::cache_dir`]).
+    pub feature_cache: Option<PathBuf>,
+}
+
+impl TrainOptions {
+    pub fn fit(&self) -> FitOptions {
+        FitOptions { quiet: self.quiet }
     }
-    if conditional && splits.train.labels().is_none() {
-        return Err(AigcError::bad_argument(
-            "--conditional",
-            format!("{data}: a class-conditional {model} needs labelled data (IDX labels or one subfolder per class)"),
-        ));
+}
+
+/// Trainable parameters of a module on an autodiff device, as PyTorch counts them: burn's
+/// `num_params()` also counts BatchNorm running statistics, which never require a gradient.
+pub fn trainable_params<M: Module>(module: &M) -> usize {
+    struct Count(usize);
+    impl ModuleVisitor for Count {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if param.is_require_grad() {
+                self.0 += param.shape().num_elements();
+            }
+        }
     }
-    Ok(splits)
+    let mut count = Count(0);
+    module.visit(&mut count);
+    count.0
+}
+
+/// Replaces a parameter's value by `f(value)`, computed outside autodiff and lifted back as a
+/// leaf that keeps the parameter's id and `require_grad`, as the optimizers do. (Through
+/// autodiff the result would be a non-leaf, and `require_grad` on it panics.)
+pub fn map_as_leaf<const D: usize>(param: Param<Tensor<D>>, f: impl FnOnce(Tensor<D>) -> Tensor<D>) -> Param<Tensor<D>> {
+    param.map(|t| {
+        let require_grad = t.is_require_grad();
+        let value = Tensor::from_inner(f(t.inner()));
+        if require_grad { value.require_grad() } else { value }
+    })
 }

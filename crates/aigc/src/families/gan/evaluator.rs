@@ -1,0 +1,52 @@
+//! `eval_every`: evaluations during training. Every so many steps `eval_samples` images from the
+//! sampling generator are measured against the held-out images in the feature space of the data
+//! set's feature network (KID, FID, precision, recall); the lowest KID picks `best/`.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::data::DataSplits;
+use crate::error::Result;
+use crate::eval::feature_cache::feature_network;
+use crate::eval::images::compare_with_real_features;
+use crate::eval::{ClassifierFeatures, FeatureExtractor, Features};
+use crate::sample::SampleLabels;
+use crate::sample::latent::{Generator, generate_many};
+
+/// An evaluation logged during training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalMetrics {
+    pub step: usize,
+    pub kid: f64,
+    pub kid_std: f64,
+    pub fid: f64,
+    pub precision: f64,
+    pub recall: f64,
+    /// Generated images measured.
+    pub samples: usize,
+}
+
+/// The data set's feature network and the held-out images' features (computed once).
+pub struct TrainingEvaluator {
+    samples: usize,
+    seed: u64,
+    extractor: ClassifierFeatures,
+    real: Features,
+}
+
+impl TrainingEvaluator {
+    /// Loads (or trains and caches under `cache`) the feature network of `data_name`.
+    pub fn new(data_name: &str, data: &DataSplits, samples: usize, seed: u64, cache: &std::path::Path, device: &Device, quiet: bool) -> Result<Self> {
+        let (model, report) = feature_network(cache, data_name, data, device, quiet, false)?;
+        let all: Vec<usize> = (0..data.heldout.len()).collect();
+        let extractor = ClassifierFeatures { model, report, device: device.clone() };
+        let real = extractor.features(&data.heldout.batch_values(&all));
+        Ok(Self { samples, seed: seed ^ 0xE7A1, extractor, real })
+    }
+
+    pub fn evaluate<G: Generator>(&self, generator: &G, step: usize, device: &Device) -> EvalMetrics {
+        let generated = generate_many(generator, self.samples, self.seed, SampleLabels::Balanced, device);
+        let c = compare_with_real_features(&self.extractor, &self.real, &generated, self.seed);
+        EvalMetrics { step, kid: c.kid.mean, kid_std: c.kid.std, fid: c.fid, precision: c.precision, recall: c.recall, samples: c.generated }
+    }
+}

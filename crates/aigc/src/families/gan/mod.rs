@@ -1,0 +1,69 @@
+//! Generative adversarial networks (Goodfellow et al. 2014): a generator G(z) maps noise to
+//! images, a discriminator (critic) D(x) scores images. The article's MLP GAN and DCGAN
+//! ([`mlp`], [`dcgan`], critics in [`critic`]), the losses ([`loss`]: non-saturating, hinge,
+//! Wasserstein, WGAN-GP, R1), the trainer ([`trainer`]) with evaluations during training
+//! ([`evaluator`]), and what a trained run offers ([`run`]: images, interpolation, inpainting by
+//! latent optimisation, [`inpaint`]).
+
+pub mod config;
+pub mod critic;
+pub mod dcgan;
+pub mod evaluator;
+pub mod inpaint;
+pub mod loss;
+pub mod mlp;
+mod networks;
+mod run;
+pub mod trainer;
+pub mod traits;
+
+use std::path::Path;
+
+pub use run::saved_config;
+
+pub use config::{DEFAULT_STEPS, GanArch, GanTrainConfig};
+pub use critic::CriticNorm;
+pub use dcgan::{DCGAN_SIZES, DcganConfig, DcganDiscriminator, DcganGenerator};
+pub use evaluator::EvalMetrics;
+pub use loss::{GanLoss, gradient_penalty, r1_penalty};
+pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
+pub use networks::{GanDiscriminator, GanGenerator, build_gan};
+pub use trainer::{GRID_SIDE, GanMetrics, GanTrainer};
+pub use traits::Discriminator;
+
+use crate::data::load_training_images;
+use crate::error::Result;
+use crate::eval::feature_cache::cache_dir;
+use crate::families::{Family, Legacy};
+use crate::run::{Manifest, RunDir};
+use crate::train::{TrainOptions, TrainOutcome, fit};
+
+/// The family's name in run manifests.
+pub const NAME: &str = "gan";
+
+pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Unmarked, open: run::open };
+
+/// Trains a GAN into the run directory `out`.
+pub fn train(config: &GanTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<GanMetrics, EvalMetrics>> {
+    config.validate()?;
+    let data = load_training_images(&config.data, config.image_size, config.conditional, "GAN")?;
+    let run = RunDir::new(out);
+    let resume_from = run.resume_point(options.resume)?;
+    let device = options.device.clone().autodiff();
+    device.seed(config.seed);
+    let (generator, discriminator) = build_gan(config, data.train.shape, data.train.class_names.len(), &device)?;
+    let evaluator = match config.eval_every {
+        Some(_) => {
+            let cache = options.feature_cache.clone().unwrap_or_else(cache_dir);
+            Some(evaluator::TrainingEvaluator::new(&config.data, &data, config.eval_samples, config.seed, &cache, &options.device, options.quiet)?)
+        }
+        None => None,
+    };
+    let mut trainer = GanTrainer::new(config.clone(), generator, discriminator, data, device);
+    trainer.evaluator = evaluator;
+    let mut outcome = fit(&mut trainer, &run, &Manifest::new(NAME, config), resume_from, options.fit())?;
+    if outcome.last_metrics.is_none() {
+        outcome.last_metrics = run.metrics().read::<GanMetrics>()?.pop();
+    }
+    Ok(outcome)
+}

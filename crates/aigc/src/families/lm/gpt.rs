@@ -1,0 +1,173 @@
+//! GPT, the nanoGPT architecture (Radford et al. 2019; Karpathy's nanoGPT `model.py`): token and
+//! learned position embeddings, pre-LayerNorm blocks of causal self-attention and a 4× GELU MLP,
+//! a final LayerNorm and a linear head, optionally tied to the token embedding. Initialisation as
+//! nanoGPT: N(0, 0.02), residual projections N(0, 0.02/√(2·layers)), zero biases.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Int, Tensor};
+
+use aigc_ops::transformer::{causal_attention, causal_attention_composite, gelu, layer_norm};
+
+#[derive(Config, Debug, PartialEq)]
+pub struct GptConfig {
+    pub vocab_size: usize,
+    /// Context window (tokens).
+    #[config(default = 64)]
+    pub block_size: usize,
+    #[config(default = 4)]
+    pub n_layer: usize,
+    #[config(default = 4)]
+    pub n_head: usize,
+    #[config(default = 128)]
+    pub n_embd: usize,
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// The output head shares the token embedding's weights (nanoGPT's default).
+    #[config(default = true)]
+    pub tie_weights: bool,
+}
+
+#[derive(Module, Debug)]
+pub struct Gpt {
+    wte: Embedding,
+    wpe: Embedding,
+    drop: Dropout,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    /// The untied output head (`None` when tied to `wte`).
+    lm_head: Option<Linear>,
+    block_size: usize,
+}
+
+#[derive(Module, Debug)]
+struct Block {
+    ln_1: LayerNorm,
+    attn: CausalSelfAttention,
+    ln_2: LayerNorm,
+    c_fc: Linear,
+    mlp_proj: Linear,
+    drop: Dropout,
+}
+
+#[derive(Module, Debug)]
+struct CausalSelfAttention {
+    c_attn: Linear,
+    c_proj: Linear,
+    attn_drop: Dropout,
+    resid_drop: Dropout,
+    n_head: usize,
+}
+
+fn linear(d_in: usize, d_out: usize, std: f64, device: &Device) -> Linear {
+    LinearConfig::new(d_in, d_out)
+        .with_initializer(Initializer::Normal { mean: 0.0, std })
+        .init(device)
+        .with_zero_bias()
+}
+
+trait ZeroBias {
+    fn with_zero_bias(self) -> Self;
+}
+
+impl ZeroBias for Linear {
+    fn with_zero_bias(mut self) -> Self {
+        self.bias = self.bias.map(|b| Param::from_tensor(b.val().zeros_like()));
+        self
+    }
+}
+
+impl GptConfig {
+    pub fn init(&self, device: &Device) -> Gpt {
+        let e = self.n_embd;
+        let std = 0.02;
+        let proj_std = 0.02 / (2.0 * self.n_layer as f64).sqrt();
+        let embedding = |n: usize| EmbeddingConfig::new(n, e).with_initializer(Initializer::Normal { mean: 0.0, std }).init(device);
+        let blocks = (0..self.n_layer)
+            .map(|_| Block {
+                ln_1: LayerNormConfig::new(e).init(device),
+                attn: CausalSelfAttention {
+                    c_attn: linear(e, 3 * e, std, device),
+                    c_proj: linear(e, e, proj_std, device),
+                    attn_drop: DropoutConfig::new(self.dropout).init(),
+                    resid_drop: DropoutConfig::new(self.dropout).init(),
+                    n_head: self.n_head,
+                },
+                ln_2: LayerNormConfig::new(e).init(device),
+                c_fc: linear(e, 4 * e, std, device),
+                mlp_proj: linear(4 * e, e, proj_std, device),
+                drop: DropoutConfig::new(self.dropout).init(),
+            })
+            .collect();
+        Gpt {
+            wte: embedding(self.vocab_size),
+            wpe: embedding(self.block_size),
+            drop: DropoutConfig::new(self.dropout).init(),
+            blocks,
+            ln_f: LayerNormConfig::new(e).init(device),
+            lm_head: (!self.tie_weights).then(|| linear(e, self.vocab_size, std, device)),
+            block_size: self.block_size,
+        }
+    }
+}
+
+/// PyTorch's and burn's default LayerNorm ε (what `LayerNormConfig::new` sets).
+const LN_EPSILON: f64 = 1e-5;
+
+/// LayerNorm of the rows of `x` `[B·T, C]` (fused on Flex; see `ops::transformer`).
+fn norm(ln: &LayerNorm, x: Tensor<2>) -> Tensor<2> {
+    let gamma = ln.gamma.val();
+    let beta = ln.beta.as_ref().map(|b| b.val()).unwrap_or_else(|| gamma.zeros_like());
+    layer_norm(x, gamma, beta, LN_EPSILON)
+}
+
+impl CausalSelfAttention {
+    /// Rows `[B·T, C]` of `b` sequences → `[B·T, C]`; position t attends to positions ≤ t only.
+    fn forward(&self, x: Tensor<2>, b: usize) -> Tensor<2> {
+        let [n, c] = x.dims();
+        let qkv = self.c_attn.forward(x).reshape([b, n / b, 3 * c]);
+        let y = if self.attn_drop.prob == 0.0 {
+            causal_attention(qkv, self.n_head)
+        } else {
+            causal_attention_composite(qkv, self.n_head, |att| self.attn_drop.forward(att))
+        };
+        self.resid_drop.forward(self.c_proj.forward(y.reshape([n, c])))
+    }
+}
+
+impl Block {
+    fn forward(&self, x: Tensor<2>, b: usize) -> Tensor<2> {
+        let x = x.clone() + self.attn.forward(norm(&self.ln_1, x), b);
+        let h = self.mlp_proj.forward(gelu(self.c_fc.forward(norm(&self.ln_2, x.clone()))));
+        x + self.drop.forward(h)
+    }
+}
+
+impl Gpt {
+    pub fn block_size(&self) -> usize {
+        self.block_size
+    }
+
+    /// Token ids `[B, T]` (T ≤ block size) → next-token logits `[B, T, vocab]`.
+    pub fn forward(&self, idx: Tensor<2, Int>) -> Tensor<3> {
+        let [b, t] = idx.dims();
+        assert!(t <= self.block_size, "sequence of {t} tokens exceeds the context window of {}", self.block_size);
+        let device = idx.device();
+        let positions = Tensor::<1, Int>::arange(0..t as i64, &device).reshape([1, t]);
+        let x = self.drop.forward(self.wte.forward(idx) + self.wpe.forward(positions));
+        let [_, _, c] = x.dims();
+        // Rows [B·T, C] from here on: every linear layer is then one matrix product.
+        let mut x = x.reshape([b * t, c]);
+        for block in &self.blocks {
+            x = block.forward(x, b);
+        }
+        let x = norm(&self.ln_f, x);
+        let logits = match &self.lm_head {
+            Some(head) => head.forward(x),
+            None => x.matmul(self.wte.weight.val().transpose()),
+        };
+        let vocab = logits.dims()[1];
+        logits.reshape([b, t, vocab])
+    }
+}

@@ -1,0 +1,55 @@
+//! Language models over token sequences: nanoGPT's transformer ([`gpt`]) and recurrent LSTM/GRU
+//! networks ([`rnn`]) behind one [`LanguageModel`], their config ([`config`]) and trainer
+//! ([`trainer`], shared with the melody models), and the text family: character-level models
+//! of a corpus ([`train`]) and what a trained run offers ([`run`]: generation, poems, chat).
+
+pub mod config;
+pub mod gpt;
+pub mod network;
+pub mod rnn;
+pub(crate) mod run;
+pub mod tokens;
+pub mod trainer;
+
+use std::path::Path;
+
+pub use run::saved_config;
+
+pub use config::{LmArch, TextTrainConfig};
+pub use gpt::{Gpt, GptConfig};
+pub use network::{LanguageModel, LmSampler};
+pub use rnn::{RnnCell, RnnLm, RnnLmConfig};
+pub use tokens::{TokenStream, cross_entropy};
+pub use trainer::{LmData, LmTrainer, TextEval, TextMetrics};
+
+use crate::data::text::{CharVocab, TextCorpus};
+use crate::error::Result;
+use crate::families::{Family, Legacy};
+use crate::run::{Manifest, RunDir};
+use crate::train::{TrainOptions, TrainOutcome, fit};
+
+/// The family's name in run manifests (and the `model` of text configs before manifests).
+pub const NAME: &str = "text";
+
+pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), open: run::open };
+
+/// Trains a character-level language model of `config.data` into the run directory `out`.
+pub fn train(config: &TextTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<TextMetrics, TextEval>> {
+    config.validate()?;
+    let corpus = TextCorpus::load(&config.data)?;
+    let run = RunDir::new(out);
+    let resume_from = run.resume_point(options.resume)?;
+    let vocab = match &resume_from {
+        Some(_) => CharVocab::load(&run.vocab())?,
+        None => corpus.vocab(),
+    };
+    let data = LmData {
+        train: TokenStream::plain(vocab.encode_lossy(&corpus.train)),
+        validation: TokenStream::plain(vocab.encode_lossy(&corpus.validation)),
+        vocab_len: vocab.len(),
+        unit: "char",
+        vocab_json: vocab.to_json(),
+    };
+    let mut trainer = LmTrainer::new(config.clone(), data, &options.device)?;
+    fit(&mut trainer, &run, &Manifest::new(NAME, config), resume_from, options.fit())
+}

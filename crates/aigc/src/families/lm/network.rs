@@ -1,0 +1,50 @@
+//! Language models over token sequences: GPT (nanoGPT) and recurrent LSTM/GRU networks, one
+//! [`LanguageModel`] enum so training and sampling treat them alike.
+
+use burn::module::Module;
+use burn::tensor::{Int, Tensor};
+
+use super::{Gpt, RnnLm};
+
+/// A next-token model: token ids `[B, T]` → logits `[B, T, vocab]`.
+#[derive(Module, Debug)]
+pub enum LanguageModel {
+    Gpt(Gpt),
+    Rnn(RnnLm),
+}
+
+impl LanguageModel {
+    pub fn forward(&self, idx: Tensor<2, Int>) -> Tensor<3> {
+        match self {
+            LanguageModel::Gpt(m) => m.forward(idx),
+            LanguageModel::Rnn(m) => m.forward(idx),
+        }
+    }
+
+    /// The longest context the model reads: GPT's window; for recurrent networks the training
+    /// sequence length (they start from a zero state, as in training).
+    pub fn context_window(&self) -> Option<usize> {
+        match self {
+            LanguageModel::Gpt(m) => Some(m.block_size()),
+            LanguageModel::Rnn(m) => Some(m.block_size()),
+        }
+    }
+}
+
+/// A language model ready to sample, on a device without autodiff.
+pub struct LmSampler {
+    pub model: LanguageModel,
+    pub device: burn::tensor::Device,
+}
+
+impl crate::sample::text::NextTokenModel for LmSampler {
+    /// The next-token logits after `context`, cropped to the model's window.
+    fn next_logits(&self, context: &[u32]) -> Vec<f32> {
+        use burn::tensor::TensorData;
+        let window = self.model.context_window().unwrap_or(context.len()).min(context.len());
+        let ids: Vec<i64> = context[context.len() - window..].iter().map(|&t| t as i64).collect();
+        let logits = self.model.forward(Tensor::<2, Int>::from_data(TensorData::new(ids, [1, window]), &self.device));
+        let vocab = logits.dims()[2];
+        logits.narrow(1, window - 1, 1).reshape([vocab]).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+    }
+}

@@ -1,0 +1,58 @@
+//! What a trained text run offers: its model and character vocabulary, for generation, poems
+//! and chat.
+
+use burn::tensor::Device;
+
+use super::network::LmSampler;
+use super::{NAME, TextTrainConfig};
+use crate::data::text::CharVocab;
+use crate::error::Result;
+use crate::families::{Capability, RunInfo, TrainedRun, typed_config};
+use crate::run::record::{self, MODEL};
+use crate::run::{CheckpointChoice, Manifest, RunDir};
+use crate::sample::text::TextModel;
+
+pub(super) struct TextRun {
+    run: RunDir,
+    config: TextTrainConfig,
+    info: RunInfo,
+}
+
+
+/// Keys that text runs carried before the manifest, when one config served text and melody runs.
+const LEGACY_MELODY_KEYS: [&str; 2] = ["transpose", "markov_order"];
+
+/// The config of the run in `run` (its manifest over the family's defaults).
+pub fn saved_config(run: &RunDir) -> Result<TextTrainConfig> {
+    config_of(run, &run.manifest()?)
+}
+
+fn config_of(run: &RunDir, manifest: &Manifest) -> Result<TextTrainConfig> {
+    typed_config(run, manifest, &TextTrainConfig::new(), &LEGACY_MELODY_KEYS)
+}
+
+pub(super) fn open(run: RunDir, manifest: &Manifest) -> Result<Box<dyn TrainedRun>> {
+    let config = config_of(&run, manifest)?;
+    let info = RunInfo::new(&run, NAME, config.arch.name(), &config.data, None, vec![Capability::Text])?;
+    Ok(Box::new(TextRun { run, config, info }))
+}
+
+/// The network of a language-model run (`config`) with `vocab_len` tokens from a checkpoint,
+/// on `device` (without autodiff).
+pub(crate) fn load_network(run: &RunDir, config: &TextTrainConfig, vocab_len: usize, checkpoint: CheckpointChoice, device: &Device) -> Result<LmSampler> {
+    let (_, dir) = checkpoint.resolve(run)?;
+    let model = record::load_module(config.build_model(vocab_len, device), &dir.join(MODEL))?;
+    Ok(LmSampler { model, device: device.clone() })
+}
+
+impl TrainedRun for TextRun {
+    fn info(&self) -> &RunInfo {
+        &self.info
+    }
+
+    fn text(&self, checkpoint: CheckpointChoice, device: &Device) -> Result<TextModel> {
+        let vocab = CharVocab::load(&self.run.vocab())?;
+        let model = load_network(&self.run, &self.config, vocab.len(), checkpoint, device)?;
+        Ok(TextModel { model: Box::new(model), vocab, data: self.config.data.clone() })
+    }
+}

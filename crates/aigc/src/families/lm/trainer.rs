@@ -1,0 +1,222 @@
+//! The language-model trainer on the shared loop (nanoGPT's `train.py`): random windows of the
+//! training tokens, next-token cross-entropy, AdamW with a linear warm-up and cosine decay of the
+//! learning rate, gradient clipping, and train/validation loss (nats, and bits per token) every
+//! `eval_every` steps; the lowest validation loss picks `best/`. Text and melody runs both train
+//! here, over their own tokens.
+
+use std::path::Path;
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::TextTrainConfig;
+use super::network::LanguageModel;
+use super::tokens::{TokenStream, cross_entropy};
+use crate::error::{AigcError, Result};
+use crate::run::record::{self, MODEL, OPTIMIZER};
+use crate::run::rng::NoiseRng;
+use crate::run::{RunDir, TrainState};
+use crate::train::{Cadence, Cursor, Evaluation, StepMetrics, Trainer, map_as_leaf, trainable_params};
+
+/// nanoGPT's parameter groups: AdamW's decoupled weight decay `p ← p·(1 − lr·wd)` on parameters
+/// of two or more dimensions (linear weights, embeddings), none on biases and LayerNorm gains and
+/// offsets. Applied just before the Adam update, as PyTorch's AdamW does.
+struct MatrixDecay {
+    factor: f64,
+}
+
+impl ModuleMapper for MatrixDecay {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if D < 2 {
+            return param;
+        }
+        let factor = self.factor;
+        map_as_leaf(param, |t| t.mul_scalar(factor))
+    }
+}
+
+/// A logged training step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextMetrics {
+    pub step: usize,
+    /// Training batch loss, nats per token.
+    pub loss: f64,
+    pub lr: f64,
+    pub tokens_per_s: f64,
+    pub elapsed_s: f64,
+    /// Tokens in a batch (for the rate; not logged).
+    #[serde(skip)]
+    pub tokens_per_step: usize,
+}
+
+impl StepMetrics for TextMetrics {
+    fn losses(&self) -> Vec<(&'static str, f64)> {
+        vec![("loss", self.loss)]
+    }
+
+    fn message(&self) -> String {
+        format!("loss {:.3} ({:.0} tok/s)", self.loss, self.tokens_per_s)
+    }
+
+    fn set_timing(&mut self, elapsed_s: f64, steps_per_s: f64) {
+        self.elapsed_s = elapsed_s;
+        self.tokens_per_s = steps_per_s * self.tokens_per_step as f64;
+    }
+}
+
+/// Train and validation loss estimates at a step (nats and bits per character).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextEval {
+    pub step: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub val_bpc: f64,
+    pub tokens: usize,
+}
+
+/// The tokens a language model trains on.
+pub struct LmData {
+    pub train: TokenStream,
+    pub validation: TokenStream,
+    pub vocab_len: usize,
+    /// What a token is, for the log (`char`, `token`).
+    pub unit: &'static str,
+    /// The vocabulary as the run's `vocab.json`.
+    pub vocab_json: String,
+}
+
+/// A language model with its optimizer, token streams and batch sampler.
+pub struct LmTrainer {
+    pub config: TextTrainConfig,
+    pub model: LanguageModel,
+    optim: ModuleOptimizer,
+    rng: NoiseRng,
+    batches_seen: usize,
+    data: LmData,
+    /// An autodiff device.
+    device: Device,
+}
+
+impl LmTrainer {
+    /// A fresh trainer on `data`; `device` without autodiff (training adds it). Both splits must
+    /// hold more than a window of tokens.
+    pub fn new(config: TextTrainConfig, data: LmData, device: &Device) -> Result<Self> {
+        for (name, stream) in [("training", &data.train), ("validation", &data.validation)] {
+            if stream.tokens.len() <= config.block_size + 1 {
+                return Err(AigcError::invalid(
+                    "block_size",
+                    format!("{}: the {name} data has {} tokens, fewer than a window of {} + 1", config.data, stream.tokens.len(), config.block_size),
+                ));
+            }
+        }
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        let model = config.build_model(data.vocab_len, &device);
+        Ok(Self { optim: config.optimizer(), rng: NoiseRng::new(config.seed), config, model, batches_seen: 0, data, device })
+    }
+
+    /// Mean loss over `eval_batches` windows drawn with a fixed seed (the same windows at every
+    /// evaluation, so curves compare like with like).
+    pub fn estimate_loss(&self, stream: &TokenStream, salt: u64) -> f64 {
+        let model = self.model.valid();
+        let device = self.device.clone().inner();
+        let mut rng = NoiseRng::new(self.config.seed ^ salt);
+        let mut total = 0.0;
+        for _ in 0..self.config.eval_batches {
+            let (x, y) = stream.batch(self.config.batch_size, self.config.block_size, &mut rng, &device);
+            total += cross_entropy(model.forward(x), y).into_scalar::<f32>() as f64;
+        }
+        total / self.config.eval_batches as f64
+    }
+}
+
+impl Trainer for LmTrainer {
+    type Metrics = TextMetrics;
+    type Eval = TextEval;
+
+    fn total_steps(&self) -> usize {
+        self.config.steps
+    }
+
+    fn cadence(&self) -> Cadence {
+        let c = &self.config;
+        Cadence {
+            log_every: c.log_every,
+            sample_every: None,
+            eval_every: Some(c.eval_every),
+            checkpoint_every: c.checkpoint_every,
+            keep_checkpoints: c.keep_checkpoints,
+        }
+    }
+
+    fn score_key(&self) -> Option<&'static str> {
+        Some("val_loss")
+    }
+
+    /// One AdamW step.
+    fn step(&mut self, step: usize, measure: bool) -> Option<TextMetrics> {
+        let (x, y) = self.data.train.batch(self.config.batch_size, self.config.block_size, &mut self.rng, &self.device);
+        let loss = cross_entropy(self.model.forward(x), y);
+        let value = measure.then(|| loss.clone().into_scalar::<f32>() as f64);
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let lr = self.config.learning_rate(step);
+        let decayed = self.model.clone().map(&mut MatrixDecay { factor: 1.0 - lr * self.config.weight_decay });
+        self.model = self.optim.step(lr, decayed, grads);
+        self.batches_seen += 1;
+        value.map(|loss| TextMetrics {
+            step: step + 1,
+            loss,
+            lr,
+            tokens_per_s: 0.0,
+            elapsed_s: 0.0,
+            tokens_per_step: self.config.batch_size * self.config.block_size,
+        })
+    }
+
+    fn cursor(&self) -> Cursor {
+        Cursor { batches_seen: self.batches_seen, rng_word_pos: self.rng.word_pos() }
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        record::save_module(&self.model, dir, MODEL)?;
+        record::save_optimizer(&self.optim, dir, OPTIMIZER)
+    }
+
+    fn load(&mut self, dir: &Path, state: &TrainState) -> Result<()> {
+        self.model = record::load_module(self.model.clone(), &dir.join(MODEL))?;
+        self.optim = self.config.optimizer().load_record(record::load_optimizer(&dir.join(OPTIMIZER))?);
+        self.rng = NoiseRng::at(self.config.seed, state.rng_word_pos);
+        self.batches_seen = state.batches_seen;
+        Ok(())
+    }
+
+    /// Writes the vocabulary and says what is being trained.
+    fn begin(&mut self, run: &RunDir, _step: usize) -> Result<()> {
+        crate::io::write_atomic(&run.vocab(), self.data.vocab_json.as_bytes())?;
+        let unit = self.data.unit;
+        tracing::info!(
+            "{} with {} parameters, vocabulary of {} {unit}s; {} training and {} validation {unit}s",
+            self.config.arch,
+            trainable_params(&self.model),
+            self.data.vocab_len,
+            self.data.train.tokens.len(),
+            self.data.validation.tokens.len()
+        );
+        Ok(())
+    }
+
+    fn evaluate(&mut self, step: usize) -> Result<Option<Evaluation<TextEval>>> {
+        let val_loss = self.estimate_loss(&self.data.validation, 0x5A11);
+        let eval = TextEval {
+            step,
+            train_loss: self.estimate_loss(&self.data.train, 0x7EA1),
+            val_loss,
+            val_bpc: val_loss / std::f64::consts::LN_2,
+            tokens: self.config.eval_batches * self.config.batch_size * self.config.block_size,
+        };
+        let line = format!("step {step}: train loss {:.4}, val loss {:.4} ({:.3} bits/{})", eval.train_loss, eval.val_loss, eval.val_bpc, self.data.unit);
+        Ok(Some(Evaluation { score: Some(eval.val_loss), line: Some(line), record: eval }))
+    }
+}

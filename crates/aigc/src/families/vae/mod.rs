@@ -1,0 +1,50 @@
+//! Variational autoencoders (Kingma & Welling 2014): the networks ([`network`]: PyTorch's MLP
+//! VAE and a convolutional one, optionally class-conditional), the trainer ([`trainer`]), and
+//! what a trained run offers ([`run`]: prior samples, interpolation between held-out images,
+//! inpainting with the encoder, [`inpaint`]).
+
+pub mod config;
+pub mod inpaint;
+pub mod network;
+mod run;
+pub mod trainer;
+
+use std::path::{Path, PathBuf};
+
+pub use config::{VaeArch, VaeTrainConfig};
+pub use run::saved_config;
+pub use network::{Vae, build_vae, vae_loss};
+pub use trainer::{HeldoutElbo, VaeMetrics, VaeTrainer};
+
+use crate::data::load_training_images;
+use crate::error::Result;
+use crate::families::{Family, Legacy};
+use crate::run::record::{GENERATOR, MODEL};
+use crate::run::{Manifest, RunDir};
+use crate::train::{TrainOptions, TrainOutcome, fit};
+
+/// The family's name in run manifests (and the `model` of VAE configs before manifests).
+pub const NAME: &str = "vae";
+
+pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), open: run::open };
+
+/// Trains a VAE into the run directory `out`.
+pub fn train(config: &VaeTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<VaeMetrics, HeldoutElbo>> {
+    config.validate()?;
+    let data = load_training_images(&config.data, config.image_size, config.conditional, "VAE")?;
+    let run = RunDir::new(out);
+    let resume_from = run.resume_point(options.resume)?;
+    let device = options.device.clone().autodiff();
+    device.seed(config.seed);
+    let classes = if config.conditional { data.train.class_names.len() } else { 0 };
+    let model = build_vae(config.arch, data.train.shape, config.latent_dim, classes, &device)?;
+    let mut trainer = VaeTrainer::new(config.clone(), model, data, device);
+    fit(&mut trainer, &run, &Manifest::new(NAME, config), resume_from, options.fit())
+}
+
+/// The VAE's weights in a checkpoint (`generator.bpk` in runs written before the records had
+/// one set of names).
+fn model_file(checkpoint: &Path) -> PathBuf {
+    let legacy = checkpoint.join(GENERATOR);
+    if !checkpoint.join(MODEL).is_file() && legacy.is_file() { legacy } else { checkpoint.join(MODEL) }
+}

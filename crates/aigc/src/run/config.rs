@@ -1,0 +1,222 @@
+//! Typed configs as TOML, and the run's manifest.
+//!
+//! A config file may set any subset of a config's fields; the rest keep their defaults, and an
+//! unknown key is an error. A run's `config.toml` is its manifest: `family = "…"` followed by the
+//! family's whole config. Runs written before the manifest had `family` carried `model = "…"`
+//! (VAE, text and music runs) or nothing (GAN runs); [`Manifest::read`] keeps what it finds and
+//! the family registry decides.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AigcError, Result};
+
+/// The key of `config.toml` that names the run's family.
+pub const FAMILY_KEY: &str = "family";
+/// The key older runs used instead (`model = "vae" | "text" | "music"`).
+const LEGACY_FAMILY_KEY: &str = "model";
+
+/// A run's `config.toml`: the family's name and its config, still untyped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// `family = "…"`; `None` for runs written before the key existed.
+    pub family: Option<String>,
+    /// `model = "…"` of runs written before `family` existed.
+    pub legacy_model: Option<String>,
+    /// Every other key.
+    pub config: toml::Table,
+}
+
+impl Manifest {
+    /// The manifest of a new run of `family` with `config`.
+    pub fn new<T: Serialize>(family: &str, config: &T) -> Self {
+        let config = toml::Table::try_from(config).expect("a config serialises to a TOML table");
+        Self { family: Some(family.into()), legacy_model: None, config }
+    }
+
+    /// Reads a manifest (or any config file) from `path`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let bad = |problem: String| AigcError::BadConfig { path: path.to_path_buf(), problem };
+        let text = std::fs::read_to_string(path).map_err(|e| AigcError::io(path, e))?;
+        let mut config: toml::Table = toml::from_str(&text).map_err(|e| bad(format!("not valid TOML: {e}")))?;
+        let mut take = |key: &str| -> Result<Option<String>> {
+            match config.remove(key) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s)),
+                Some(other) => Err(bad(format!("{key} must be a string, found {other}"))),
+            }
+        };
+        let family = take(FAMILY_KEY)?;
+        let legacy_model = take(LEGACY_FAMILY_KEY)?;
+        Ok(Self { family, legacy_model, config })
+    }
+
+    /// The manifest as TOML: the family first, then the config.
+    pub fn to_toml(&self) -> String {
+        let mut text = String::new();
+        if let Some(family) = &self.family {
+            text.push_str(&format!("{FAMILY_KEY} = {}\n", toml::Value::String(family.clone())));
+        }
+        text.push_str(&toml::to_string_pretty(&self.config).unwrap_or_default());
+        text
+    }
+
+    /// The config as `T`: the keys present over `defaults` (`path` names the file in errors).
+    pub fn typed<T: Serialize + DeserializeOwned>(&self, defaults: &T, path: &Path) -> Result<T> {
+        merge(&self.config, defaults, path)
+    }
+}
+
+/// Reads a `--config` file of `family` over `defaults`. The file may be a run's `config.toml`
+/// of the same family (its `family` key is then checked, and ignored).
+pub fn read_toml_config<T: Serialize + DeserializeOwned>(path: &Path, family: &str, defaults: &T) -> Result<T> {
+    let manifest = Manifest::read(path)?;
+    if let Some(other) = manifest.family.as_deref().or(manifest.legacy_model.as_deref())
+        && other != family
+    {
+        return Err(AigcError::BadConfig {
+            path: path.to_path_buf(),
+            problem: format!("a config of a {other} run, not of a {family} run"),
+        });
+    }
+    manifest.typed(defaults, path)
+}
+
+fn merge<T: Serialize + DeserializeOwned>(file: &toml::Table, defaults: &T, path: &Path) -> Result<T> {
+    let bad = |problem: String| AigcError::BadConfig { path: path.to_path_buf(), problem };
+    let mut merged = toml::Table::try_from(defaults).map_err(|e| bad(e.to_string()))?;
+    let optional = optional_fields(defaults);
+    let mut known: Vec<String> = merged.keys().cloned().chain(optional.iter().cloned()).collect();
+    known.sort();
+    for (key, value) in file {
+        if !known.contains(key) {
+            return Err(bad(format!("unknown key {key:?}; known keys: {}", known.join(", "))));
+        }
+        merged.insert(key.clone(), value.clone());
+    }
+    toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| bad(e.message().to_string()))
+}
+
+/// Optional fields are absent from the serialised defaults when unset.
+fn optional_fields<T: Serialize>(defaults: &T) -> Vec<String> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(defaults) else { return Vec::new() };
+    map.into_iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k).collect()
+}
+
+/// Serialises a config as TOML (unset optional fields are omitted).
+pub fn to_toml<T: Serialize>(config: &T) -> String {
+    toml::to_string_pretty(config).unwrap_or_default()
+}
+
+/// An enum of named choices (an architecture, an objective): written and read as its name, and
+/// an unknown name is an error listing the choices.
+#[macro_export]
+macro_rules! named_choice {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident ($what:literal) {
+        $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every choice, in the order the error message lists them.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The choices as prose: `a, b or c`.
+            pub fn choices() -> String {
+                let names: Vec<&str> = Self::ALL.iter().map(|c| c.name()).collect();
+                match names.split_last() {
+                    Some((last, [])) => last.to_string(),
+                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                    None => String::new(),
+                }
+            }
+
+            /// The choice called `value`; otherwise a message naming it and the choices.
+            pub fn parse(value: &str) -> std::result::Result<Self, String> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|c| c.name() == value)
+                    .ok_or_else(|| format!("unknown {} {value:?}; expected {}", $what, Self::choices()))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+                let value = <String as serde::Deserialize>::deserialize(deserializer)?;
+                Self::parse(&value).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    named_choice! {
+        enum Shape ("shape") { Round = "round", Square = "square", Star = "star" }
+    }
+
+    #[test]
+    fn named_choices_parse_print_and_list_the_alternatives() {
+        assert_eq!(Shape::parse("square"), Ok(Shape::Square));
+        assert_eq!(Shape::Star.to_string(), "star");
+        assert_eq!(Shape::parse("oval").unwrap_err(), "unknown shape \"oval\"; expected round, square or star");
+        let table: toml::Table = toml::from_str("shape = \"round\"").unwrap();
+        assert_eq!(table["shape"].clone().try_into::<Shape>().unwrap(), Shape::Round);
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Example {
+        steps: usize,
+        lr: Option<f64>,
+    }
+
+    #[test]
+    fn manifests_keep_the_family_apart_from_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let config = Example { steps: 5, lr: None };
+        let manifest = Manifest::new("gan", &config);
+        std::fs::write(&path, manifest.to_toml()).unwrap();
+        let back = Manifest::read(&path).unwrap();
+        assert_eq!(back.family.as_deref(), Some("gan"));
+        assert_eq!(back.typed(&Example { steps: 1, lr: Some(0.1) }, &path).unwrap(), Example { steps: 5, lr: Some(0.1) });
+        // A legacy run: `model` instead of `family`.
+        std::fs::write(&path, "model = \"vae\"\nsteps = 3\n").unwrap();
+        let legacy = Manifest::read(&path).unwrap();
+        assert_eq!((legacy.family, legacy.legacy_model.as_deref()), (None, Some("vae")));
+        // Unknown keys and configs of another family are errors naming the file.
+        std::fs::write(&path, "steps = 3\nlearning_rate = 1\n").unwrap();
+        let err = read_toml_config(&path, "gan", &config).unwrap_err().to_string();
+        assert!(err.contains("config.toml") && err.contains("unknown key \"learning_rate\"") && err.contains("lr, steps"), "{err}");
+        std::fs::write(&path, "family = \"vae\"\nsteps = 3\n").unwrap();
+        let err = read_toml_config(&path, "gan", &config).unwrap_err().to_string();
+        assert!(err.contains("a vae run"), "{err}");
+    }
+}

@@ -1,0 +1,110 @@
+//! Drawing images from a run: a grid of samples (one row per class for a conditional run, or
+//! one class), or latent interpolation strips with an animation.
+
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+
+use crate::data::ImageShape;
+use crate::error::{AigcError, Result};
+use crate::families;
+use crate::report;
+use crate::run::CheckpointChoice;
+use crate::sample::SampleLabels;
+
+/// Images of an interpolation strip.
+pub const INTERPOLATION_STEPS: usize = 10;
+
+/// What to draw.
+#[derive(Debug, Clone)]
+pub struct ImagesRequest {
+    pub run: PathBuf,
+    /// Number of images (a conditional run without `class` rounds it up to whole rows, one per
+    /// class; with `interpolate`, strips of ten).
+    pub n: usize,
+    pub seed: u64,
+    /// The class of a conditional run (otherwise one row per class).
+    pub class: Option<usize>,
+    /// Latent interpolation strips instead of independent samples.
+    pub interpolate: bool,
+    pub checkpoint: CheckpointChoice,
+}
+
+/// Images drawn from a run, in memory.
+#[derive(Debug, Clone)]
+pub struct Images {
+    pub shape: ImageShape,
+    /// `[n, shape.len()]` values in [-1, 1].
+    pub values: Vec<f32>,
+    /// Columns of the grid (a strip's length for interpolations).
+    pub cols: usize,
+    pub seed: u64,
+    /// The checkpoint's step.
+    pub step: usize,
+    pub interpolation: bool,
+}
+
+impl Images {
+    pub fn count(&self) -> usize {
+        self.values.len() / self.shape.len()
+    }
+
+    /// The images tiled into one PNG.
+    pub fn grid_png(&self) -> Vec<u8> {
+        report::grid_png(&self.values, self.shape, self.cols)
+    }
+
+    /// Each image as its own PNG.
+    pub fn pngs(&self) -> Vec<Vec<u8>> {
+        report::image_pngs(&self.values, self.shape)
+    }
+
+    /// For an interpolation: the first strip, forwards and back, as an animated GIF.
+    pub fn animation_gif(&self) -> Result<Option<Vec<u8>>> {
+        if !self.interpolation {
+            return Ok(None);
+        }
+        let frames: Vec<&[f32]> = self.values.chunks_exact(self.shape.len()).take(self.cols).collect();
+        let looped: Vec<&[f32]> = frames.iter().chain(frames.iter().rev().skip(1).take(self.cols.saturating_sub(2))).copied().collect();
+        report::gif_bytes(&looped, self.shape, 4).map(Some)
+    }
+}
+
+/// Draws images from a run that offers them.
+pub fn images(request: &ImagesRequest, device: &Device) -> Result<Images> {
+    if request.n == 0 {
+        return Err(AigcError::invalid("n", "must be at least 1"));
+    }
+    let run = families::open(&request.run)?;
+    let generator = run.images(request.checkpoint, device)?;
+    let classes = generator.classes();
+    let mut n = request.n;
+    let mut cols = (n as f64).sqrt().ceil() as usize;
+    if classes > 0 && request.class.is_none() {
+        // One row per class.
+        cols = n.div_ceil(classes);
+        n = cols * classes;
+    }
+    let labels = match request.class {
+        Some(_) if classes == 0 => {
+            return Err(AigcError::invalid("class", format!("{} is not a conditional run", request.run.display())));
+        }
+        Some(k) if k >= classes => {
+            return Err(AigcError::invalid("class", format!("{k} is not a class of this run (0..{})", classes - 1)));
+        }
+        Some(k) => SampleLabels::Class(k),
+        None => SampleLabels::Rows { cols },
+    };
+    let shape = generator.shape();
+    let step = generator.step();
+    if request.interpolate {
+        let rows = match (classes, request.class) {
+            (0, _) | (_, Some(_)) => request.n.div_ceil(INTERPOLATION_STEPS).max(1),
+            (classes, None) => classes,
+        };
+        let values = generator.interpolate(rows, INTERPOLATION_STEPS, request.seed, labels)?;
+        return Ok(Images { shape, values, cols: INTERPOLATION_STEPS, seed: request.seed, step, interpolation: true });
+    }
+    let values = generator.generate(n, request.seed, labels);
+    Ok(Images { shape, values, cols, seed: request.seed, step, interpolation: false })
+}
