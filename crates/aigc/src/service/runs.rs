@@ -37,10 +37,13 @@ pub fn summarize_runs(root: &Path) -> Result<Vec<RunSummary>> {
         if !run.exists() {
             continue;
         }
-        let step = run.latest_step()?;
         let (info, problem) = match families::open(&dir) {
             Ok(opened) => (Some(opened.info().clone()), None),
             Err(e) => (None, Some(e.to_string())),
+        };
+        let step = match &info {
+            Some(info) => info.step,
+            None => run.latest_step()?,
         };
         let records: Vec<serde_json::Value> = run.metrics().read()?;
         let last_losses = records

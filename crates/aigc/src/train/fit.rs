@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::progress::{println_above, progress_bar};
 use crate::error::{AigcError, Result};
-use crate::run::{Manifest, RunDir, TrainState};
+use crate::run::{Checkpoints, Manifest, RunDir, TrainState};
 
 /// How often the loop does what (in optimisation steps; everything also happens at the last
 /// step).
@@ -154,7 +154,7 @@ pub fn fit<T: Trainer>(
     let elapsed = || base_elapsed + started.elapsed().as_secs_f64();
     let mut last_log = (Instant::now(), state.step);
     let (mut last_metrics, mut last_eval) = (None, None);
-    let save = |state: &mut TrainState, trainer: &T, checkpoints: &crate::run::Checkpoints| {
+    let save = |state: &mut TrainState, trainer: &T, checkpoints: &Checkpoints| {
         state.elapsed_s = elapsed();
         let cursor = trainer.cursor();
         (state.batches_seen, state.rng_word_pos) = (cursor.batches_seen, cursor.rng_word_pos);
