@@ -73,6 +73,33 @@ pub fn generate_many<G: Generator>(generator: &G, n: usize, seed: u64, labels: S
     values
 }
 
+/// A training run's sample grid from one fixed noise batch: 8 columns, and one row per class for
+/// a conditional generator (8 rows otherwise), so grids of the same run compare over time.
+pub struct SampleGrid {
+    noise: Tensor<2>,
+}
+
+impl SampleGrid {
+    /// Images per row.
+    pub const COLUMNS: usize = 8;
+
+    /// The grid of a run seeded `seed` (`device` without autodiff).
+    pub fn new(seed: u64, latent_dim: usize, classes: usize, device: &Device) -> Self {
+        let rows = if classes > 0 { classes } else { Self::COLUMNS };
+        Self { noise: fixed_noise(seed, rows * Self::COLUMNS, latent_dim, device) }
+    }
+
+    /// The grid's images from `generator`.
+    pub fn draw<G: Generator>(&self, generator: &G) -> Vec<f32> {
+        generate_values(generator, self.noise.clone(), SampleLabels::Rows { cols: Self::COLUMNS })
+    }
+
+    /// Saves the grid of `generator`'s images of `shape` as a PNG.
+    pub fn save<G: Generator>(&self, generator: &G, shape: ImageShape, path: &std::path::Path) -> Result<()> {
+        crate::report::save_grid(&self.draw(generator), shape, Self::COLUMNS, path)
+    }
+}
+
 /// How an interpolation strip moves between its two latent end points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Path {

@@ -28,7 +28,7 @@ pub use evaluator::EvalMetrics;
 pub use loss::{GanLoss, gradient_penalty, r1_penalty};
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 pub use networks::{GanDiscriminator, GanGenerator, build_gan};
-pub use trainer::{GRID_SIDE, GanMetrics, GanTrainer};
+pub use trainer::{GanMetrics, GanTrainer};
 pub use traits::Discriminator;
 
 use crate::data::load_training_images;

@@ -24,14 +24,9 @@ use crate::report;
 use crate::run::record::{self, DISCRIMINATOR, DISCRIMINATOR_OPTIMIZER, GENERATOR, GENERATOR_EMA, GENERATOR_OPTIMIZER};
 use crate::run::rng::{BatchOrder, NoiseRng};
 use crate::run::{RunDir, TrainState};
-use crate::sample::SampleLabels;
-use crate::sample::latent::{Generator, fixed_noise, generate_values};
+use crate::sample::latent::{Generator, SampleGrid};
 use crate::train::augment::{AugmentParams, diff_augment};
 use crate::train::{Cadence, Cursor, Evaluation, StepMetrics, Trainer, ema, map_as_leaf};
-
-/// Side of the grid of the fixed-noise sample grids (8×8 = 64 images; one row per class for a
-/// conditional run).
-pub const GRID_SIDE: usize = 8;
 
 /// One logged training step of a GAN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,8 +71,7 @@ pub struct GanTrainer<G: Generator, D: Discriminator> {
     /// An autodiff device.
     device: Device,
     order: BatchOrder,
-    /// The fixed noise of the sample grids (on the device without autodiff).
-    grid_noise: Tensor<2>,
+    grid: SampleGrid,
     /// `eval_every`: the feature network and the held-out features.
     pub evaluator: Option<TrainingEvaluator>,
 }
@@ -89,12 +83,7 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
         let noise = NoiseRng::new(config.seed);
         let seed = config.seed;
         let generator_ema = (config.ema_decay > 0.0).then(|| generator.valid());
-        // A conditional run's grids show one class per row.
-        let grid_rows = match generator.classes() {
-            0 => GRID_SIDE,
-            classes => classes,
-        };
-        let grid_noise = fixed_noise(config.seed, grid_rows * GRID_SIDE, config.latent_dim, &device.clone().inner());
+        let grid = SampleGrid::new(config.seed, config.latent_dim, generator.classes(), &device.clone().inner());
         Self {
             config,
             generator_ema,
@@ -107,7 +96,7 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
             batches_seen: 0,
             device,
             order: BatchOrder::new(seed),
-            grid_noise,
+            grid,
             evaluator: None,
         }
     }
@@ -200,11 +189,6 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
     pub fn sampling_generator(&self) -> &G {
         self.generator_ema.as_ref().unwrap_or(&self.generator)
     }
-
-    /// The current fixed-noise grid.
-    fn grid(&self) -> Vec<f32> {
-        generate_values(self.sampling_generator(), self.grid_noise.clone(), SampleLabels::Rows { cols: GRID_SIDE })
-    }
 }
 
 impl<G: Generator, D: Discriminator> Trainer for GanTrainer<G, D> {
@@ -295,7 +279,7 @@ impl<G: Generator, D: Discriminator> Trainer for GanTrainer<G, D> {
     }
 
     fn snapshot(&mut self, run: &RunDir, step: usize) -> Result<()> {
-        report::save_grid(&self.grid(), self.data.train.shape, GRID_SIDE, &run.sample_grid(step))
+        self.grid.save(self.sampling_generator(), self.data.train.shape, &run.sample_grid(step))
     }
 
     fn evaluate(&mut self, step: usize) -> Result<Option<Evaluation<EvalMetrics>>> {
@@ -306,7 +290,7 @@ impl<G: Generator, D: Discriminator> Trainer for GanTrainer<G, D> {
     }
 
     fn finish(&mut self, run: &RunDir) -> Result<()> {
-        report::save_grid(&self.grid(), self.data.train.shape, GRID_SIDE, &run.final_samples())?;
+        self.grid.save(self.sampling_generator(), self.data.train.shape, &run.final_samples())?;
         let logged = run.metrics().read::<GanMetrics>()?;
         let series = [
             ("D loss", logged.iter().map(|m| (m.step as f64, m.d_loss)).collect::<Vec<_>>()),

@@ -17,12 +17,8 @@ use crate::report;
 use crate::run::record::{self, MODEL, OPTIMIZER};
 use crate::run::rng::{BatchOrder, NoiseRng};
 use crate::run::{RunDir, TrainState};
-use crate::sample::SampleLabels;
-use crate::sample::latent::{fixed_noise, generate_values};
+use crate::sample::latent::SampleGrid;
 use crate::train::{Cadence, Cursor, Evaluation, StepMetrics, Trainer};
-
-/// Side of the prior-sample grids (one row per class for a conditional VAE).
-const GRID_SIDE: usize = 8;
 
 /// One logged VAE training step (nats per image).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,7 +67,7 @@ pub struct VaeTrainer {
     /// An autodiff device.
     device: Device,
     order: BatchOrder,
-    grid_noise: Tensor<2>,
+    grid: SampleGrid,
 }
 
 fn adam() -> ModuleOptimizer {
@@ -84,9 +80,8 @@ impl VaeTrainer {
     pub fn new(config: VaeTrainConfig, model: Vae, data: DataSplits, device: Device) -> Self {
         let noise = NoiseRng::new(config.seed);
         let seed = config.seed;
-        let grid_rows = if model.classes() > 0 { model.classes() } else { GRID_SIDE };
-        let grid_noise = fixed_noise(config.seed, grid_rows * GRID_SIDE, config.latent_dim, &device.clone().inner());
-        Self { config, model, optim: adam(), data, noise, batches_seen: 0, device, order: BatchOrder::new(seed), grid_noise }
+        let grid = SampleGrid::new(config.seed, config.latent_dim, model.classes(), &device.clone().inner());
+        Self { config, model, optim: adam(), data, noise, batches_seen: 0, device, order: BatchOrder::new(seed), grid }
     }
 
     /// The negative ELBO of every held-out image (one posterior sample each, fixed noise).
@@ -110,10 +105,6 @@ impl VaeTrainer {
         }
         let (rec, kl) = (rec / n.max(1) as f64, kl / n.max(1) as f64);
         HeldoutElbo { step, heldout_nelbo: rec + kl, heldout_reconstruction: rec, heldout_kl: kl, images: n }
-    }
-
-    fn grid(&self) -> Vec<f32> {
-        generate_values(&self.model, self.grid_noise.clone(), SampleLabels::Rows { cols: GRID_SIDE })
     }
 }
 
@@ -182,7 +173,7 @@ impl Trainer for VaeTrainer {
     }
 
     fn snapshot(&mut self, run: &RunDir, step: usize) -> Result<()> {
-        report::save_grid(&self.grid(), self.data.train.shape, GRID_SIDE, &run.sample_grid(step))
+        self.grid.save(&self.model, self.data.train.shape, &run.sample_grid(step))
     }
 
     fn evaluate(&mut self, step: usize) -> Result<Option<Evaluation<HeldoutElbo>>> {
@@ -191,7 +182,7 @@ impl Trainer for VaeTrainer {
 
     fn finish(&mut self, run: &RunDir) -> Result<()> {
         let device = self.device.clone().inner();
-        report::save_grid(&self.grid(), self.data.train.shape, GRID_SIDE, &run.final_samples())?;
+        self.grid.save(&self.model, self.data.train.shape, &run.final_samples())?;
         reconstruction_grid(&self.model, &self.data, 32, &device, &run.reconstructions())?;
         let metrics = run.metrics();
         let (logged, heldout) = (metrics.read::<VaeMetrics>()?, metrics.read::<HeldoutElbo>()?);
