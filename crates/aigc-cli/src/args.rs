@@ -138,6 +138,9 @@ pub struct OutputArgs {
     /// Continue the run in --out from its newest checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Start a new run even in a folder that holds other files (they may be overwritten).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// A TOML file with any of the config fields; flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,

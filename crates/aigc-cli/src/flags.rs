@@ -22,11 +22,25 @@ pub fn explain(error: &AigcError) -> String {
         flags.contains(&name).then(|| format!("--{name}"))
     };
     let text = match error {
-        AigcError::Invalid { field, problem } => format!("{}: {problem}", flag(field).unwrap_or_else(|| field.clone())),
+        AigcError::Invalid { field, problem } => format!("{}: {}", flag(field).unwrap_or_else(|| field.clone()), aigc::error::shown(problem)),
+        AigcError::Unsupported { run, offers, .. } => {
+            let commands: Vec<String> = COMMANDS
+                .iter()
+                .filter(|(verb, _)| offers.contains(verb))
+                .map(|(_, command)| format!("`aigc {command} --run {}`", aigc::error::shown(run.display())))
+                .collect();
+            match commands.is_empty() {
+                true => error.to_string(),
+                false => format!("{error} (try {})", commands.join(" or ")),
+            }
+        }
         other => other.to_string(),
     };
     rename_quoted(&text, &flag)
 }
+
+/// The commands that use each capability a run can offer (as the library words them).
+const COMMANDS: [(&str, &str); 4] = [("draw images", "sample"), ("inpaint images", "inpaint"), ("generate text", "generate"), ("compose melodies", "compose")];
 
 /// Every long flag of the tool, its subcommands included.
 fn long_flags() -> Vec<String> {
@@ -76,5 +90,8 @@ mod tests {
         // Config keys without a flag, and quoted commands, stay as they are.
         let e = AigcError::invalid("gp_lambda", "see `aigc eval --real DIR` and `n_critic`");
         assert_eq!(explain(&e), "gp_lambda: see `aigc eval --real DIR` and n_critic");
+        // A run asked for what it cannot do names the command that fits it.
+        let e = AigcError::Unsupported { run: "runs/m".into(), family: "music (markov)".into(), wanted: "draw images".into(), offers: "compose melodies".into() };
+        assert_eq!(explain(&e), "runs/m: a music (markov) run cannot draw images; it can compose melodies (try `aigc compose --run runs/m`)");
     }
 }

@@ -94,7 +94,7 @@ fn demo(out: &Path, quiet: bool, device: Device) -> aigc::Result<()> {
         config.batch_size,
         out.display()
     );
-    let outcome = gan::train(&config, &out, &TrainOptions { resume: false, quiet, device, feature_cache: None })?;
+    let outcome = gan::train(&config, &out, &TrainOptions { resume: false, force: false, quiet, device, feature_cache: None })?;
     print_gan_outcome(&outcome);
     Ok(())
 }
@@ -126,7 +126,7 @@ fn start<T: serde::Serialize + serde::de::DeserializeOwned>(
     if let Some(file) = &output.config {
         config = read_toml_config(file, family, &config)?;
     }
-    let options = TrainOptions { resume: output.resume, quiet: output.quiet, device, feature_cache: None };
+    let options = TrainOptions { resume: output.resume, force: output.force, quiet: output.quiet, device, feature_cache: None };
     Ok((out, config, options))
 }
 

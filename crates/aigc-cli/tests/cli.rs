@@ -102,6 +102,8 @@ fn bad_config_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("c.toml"), "batch_sise = 32\n").unwrap();
     assert_clean_failure(&aigc(&["train", "gan", "--config", "c.toml"], dir.path()), &["c.toml", "unknown key \"batch_sise\""]);
+    // The known keys include the optional ones (unset by default).
+    assert_clean_failure(&aigc(&["train", "gan", "--config", "c.toml"], dir.path()), &["batch_size", " lr,", "r1_gamma", "steps"]);
     std::fs::write(dir.path().join("d.toml"), "batch_size = \"big\"\n").unwrap();
     assert_clean_failure(&aigc(&["train", "gan", "--config", "d.toml"], dir.path()), &["d.toml"]);
     std::fs::write(dir.path().join("e.toml"), "this is not toml").unwrap();

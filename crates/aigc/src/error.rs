@@ -7,37 +7,47 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong in aigc that a user can cause or fix.
+/// Everything that can go wrong in aigc that a user can cause or fix. Paths and problems are
+/// shown with control characters escaped: they may come from data files.
 #[derive(Debug, thiserror::Error)]
 pub enum AigcError {
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", shown(.path.display()))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {problem}")]
+    #[error("{}: {}", shown(.path.display()), shown(.problem))]
     BadData { path: PathBuf, problem: String },
-    #[error("{path}: not found{hint}")]
+    #[error("{}: not found{hint}", shown(.path.display()))]
     Missing { path: PathBuf, hint: String },
     /// A value of a config or request that is out of range, unknown or inconsistent.
-    #[error("{field}: {problem}")]
+    #[error("{field}: {}", shown(.problem))]
     Invalid { field: String, problem: String },
-    #[error("{path}: {problem}")]
+    #[error("{}: {}", shown(.path.display()), shown(.problem))]
     BadConfig { path: PathBuf, problem: String },
-    #[error("{path}: checkpoint could not be read: {problem}")]
+    #[error("{}: checkpoint could not be read: {}", shown(.path.display()), shown(.problem))]
     Checkpoint { path: PathBuf, problem: String },
-    #[error("{path}: could not write: {problem}")]
+    #[error("{}: could not write: {}", shown(.path.display()), shown(.problem))]
     Output { path: PathBuf, problem: String },
     /// A loss became infinite or NaN.
     #[error("training diverged at step {step} ({loss} is {value}); try a smaller learning rate (`lr`)")]
     Diverged { step: usize, loss: String, value: f64 },
     /// A run was asked for something its family does not offer.
-    #[error("{run}: a {family} run cannot {wanted}; it can {offers}")]
+    #[error("{}: a {family} run cannot {wanted}; it can {offers}", shown(.run.display()))]
     Unsupported { run: PathBuf, family: String, wanted: String, offers: String },
 }
 
 pub type Result<T, E = AigcError> = std::result::Result<T, E>;
+
+/// `text` with control characters (terminal escapes, line breaks, NUL …) written as `\u{…}`.
+pub fn shown(text: impl std::fmt::Display) -> String {
+    let text = text.to_string();
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
 
 impl AigcError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -59,5 +69,17 @@ impl AigcError {
 
     pub fn output(path: impl Into<PathBuf>, problem: impl std::fmt::Display) -> Self {
         AigcError::Output { path: path.into(), problem: problem.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_paths_and_problems_are_escaped() {
+        let e = AigcError::bad_data("tunes/\u{1b}[31mred.abc", "title \"\u{7}bell\"");
+        assert_eq!(e.to_string(), "tunes/\\u{1b}[31mred.abc: title \"\\u{7}bell\"");
+        assert_eq!(shown("plain: 春 ok"), "plain: 春 ok");
     }
 }

@@ -109,7 +109,7 @@ fn old_text_runs_generate_and_resume() {
     // The old checkpoint resumes; the manifest gains its family.
     let run = root.join("text-gpt");
     let config = aigc::families::lm::saved_config(&RunDir::new(&run)).unwrap();
-    let options = aigc::train::TrainOptions { resume: true, quiet: true, device: device.clone(), feature_cache: None };
+    let options = aigc::train::TrainOptions { resume: true, force: false, quiet: true, device: device.clone(), feature_cache: None };
     let outcome = aigc::families::lm::train(&config.with_steps(24), &run, &options).unwrap();
     assert_eq!(outcome.steps, 24);
     assert_eq!(RunDir::new(&run).manifest().unwrap().family.as_deref(), Some("text"));

@@ -12,7 +12,7 @@ use aigc::service::text::text_model;
 use aigc::train::TrainOptions;
 
 fn options(resume: bool) -> TrainOptions {
-    TrainOptions { resume, quiet: true, device: Device::flex(), feature_cache: None }
+    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None }
 }
 
 /// A small GPT that trains in seconds.

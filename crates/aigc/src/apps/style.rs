@@ -54,7 +54,7 @@ pub fn load_picture(name_or_path: &str, field: &str) -> Result<DynamicImage> {
     if !path.exists() {
         return Err(AigcError::Missing { path: path.into(), hint: format!(" (`{field}` takes {EMBEDDED_PICTURES} or an image file)") });
     }
-    image::open(path).map_err(|e| AigcError::bad_data(path, format!("not a readable image: {e}")))
+    crate::data::folder::read_picture(path)
 }
 
 /// `[1, 3, H, W]` in [0, 1], resized so the longer side is `size`.
@@ -139,7 +139,7 @@ impl FeatureNet {
     /// be there with its exact shape.
     pub fn vgg19(path: &Path, device: &Device) -> Result<Self> {
         use safetensors::{Dtype, SafeTensors};
-        let bytes = std::fs::read(path).map_err(|e| AigcError::io(path, e))?;
+        let bytes = crate::io::read_limited(path, crate::io::limits::WEIGHTS_BYTES)?;
         let st = SafeTensors::deserialize(&bytes).map_err(|e| AigcError::bad_data(path, format!("not a safetensors file: {e}")))?;
         let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
             let t = st.tensor(name).map_err(|_| AigcError::bad_data(path, format!("missing tensor {name:?} (VGG-19 in torchvision's naming: features.N.weight/bias)")))?;

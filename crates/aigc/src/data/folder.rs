@@ -35,9 +35,10 @@ pub fn load_image_folder(root: &Path, options: FolderOptions) -> Result<ImageDat
     if files.is_empty() {
         return Err(AigcError::bad_data(root, "no PNG/JPEG images found (empty folder)"));
     }
+    super::check_size(files.len(), ImageShape::new(options.channels.unwrap_or(3), options.size as usize, options.size as usize))?;
     let mut decoded = Vec::with_capacity(files.len());
     for (path, label) in &files {
-        let img = image::open(path).map_err(|e| AigcError::bad_data(path, format!("unreadable image: {e}")))?;
+        let img = read_picture(path)?;
         decoded.push((crop_resize(img, options.size), *label));
     }
     let channels = options.channels.unwrap_or_else(|| {
@@ -123,4 +124,26 @@ pub(crate) fn push_chw(img: &image::DynamicImage, channels: usize, out: &mut Vec
             out.extend(rgb.pixels().map(|p| p.0[c]));
         }
     }
+}
+
+/// The largest pictures aigc decodes: no side over 16,384 pixels, at most 512 MiB decoded.
+const MAX_PICTURE_SIDE: u32 = 16_384;
+const MAX_PICTURE_BYTES: u64 = 512 << 20;
+
+/// Decodes an encoded picture (PNG, JPEG, GIF) within the limits above; `name` names it in
+/// errors.
+pub fn decode_picture(bytes: &[u8], name: &Path) -> Result<image::DynamicImage> {
+    let unreadable = |e: &dyn std::fmt::Display| AigcError::bad_data(name, format!("unreadable image: {e}"));
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| unreadable(&e))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PICTURE_SIDE);
+    limits.max_image_height = Some(MAX_PICTURE_SIDE);
+    limits.max_alloc = Some(MAX_PICTURE_BYTES);
+    reader.limits(limits);
+    reader.decode().map_err(|e| unreadable(&e))
+}
+
+/// Reads and decodes a picture file (a regular file within the data limit).
+pub fn read_picture(path: &Path) -> Result<image::DynamicImage> {
+    decode_picture(&crate::io::read_limited(path, crate::io::limits::DATA_BYTES)?, path)
 }

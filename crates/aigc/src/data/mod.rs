@@ -13,6 +13,8 @@ pub use source::{DataSource, DataSplits, image_shape_of, load_training_images};
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::error::{AigcError, Result};
+
 /// Channels × height × width of one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImageShape {
@@ -107,12 +109,14 @@ impl ImageDataset {
     }
 
     /// Every image resized to `size`×`size` (Lanczos when shrinking, Catmull-Rom when growing);
-    /// the data set itself when it already has that size.
-    pub fn resized(self, size: usize) -> ImageDataset {
+    /// the data set itself when it already has that size. The resized set must fit the limit of
+    /// [`check_size`].
+    pub fn resized(self, size: usize) -> Result<ImageDataset> {
         let shape = self.shape;
         if shape.height == size && shape.width == size {
-            return self;
+            return Ok(self);
         }
+        check_size(self.len(), ImageShape::new(shape.channels, size, size))?;
         let filter = if size < shape.height.min(shape.width) {
             image::imageops::FilterType::Lanczos3
         } else {
@@ -129,7 +133,7 @@ impl ImageDataset {
                 pixels.extend_from_slice(image::imageops::resize(&buffer, size as u32, size as u32, filter).as_raw());
             }
         }
-        ImageDataset { shape: new_shape, pixels, labels: self.labels, class_names: self.class_names }
+        Ok(ImageDataset { shape: new_shape, pixels, labels: self.labels, class_names: self.class_names })
     }
 
     /// The images at `indices` as a new data set.
@@ -163,6 +167,21 @@ pub(crate) fn files_under(root: &std::path::Path, keep: impl Fn(&std::path::Path
     }
     files.sort();
     Ok(files)
+}
+
+/// The most pixel bytes a data set may hold in memory (its images at the requested size).
+pub const MAX_DATASET_BYTES: u64 = 1 << 30;
+
+/// Whether `n` images of `shape` fit [`MAX_DATASET_BYTES`]; the error names `image_size`.
+pub fn check_size(n: usize, shape: ImageShape) -> Result<()> {
+    let bytes = (n as u64).saturating_mul(shape.len() as u64);
+    if bytes > MAX_DATASET_BYTES {
+        return Err(AigcError::invalid(
+            "image_size",
+            format!("{n} images of {shape} take {bytes} bytes, more than the limit of {MAX_DATASET_BYTES}; choose a smaller size"),
+        ));
+    }
+    Ok(())
 }
 
 /// One-hot rows `[labels.len(), classes]` of class labels.

@@ -59,9 +59,11 @@ impl MusicCorpus {
                 format!("{data}: read {} tunes ({skipped} skipped) from {} files; need at least 2{first}", tunes.len(), files.len()),
             ));
         }
+        // Every tenth tune is held out; a collection of fewer than ten holds out its last one.
         let (mut train, mut validation) = (Vec::new(), Vec::new());
+        let n = tunes.len();
         for (i, tune) in tunes.into_iter().enumerate() {
-            if i % 10 == 9 { validation.push(tune) } else { train.push(tune) }
+            if i % 10 == 9 || (n < 10 && i + 1 == n) { validation.push(tune) } else { train.push(tune) }
         }
         Ok(Self { name: data.into(), train, validation, files })
     }
@@ -110,7 +112,7 @@ fn read_abc_text(text: &str, name: &str, tunes: &mut Vec<Tune>) -> FileReport {
 
 fn read_file(path: &Path, tunes: &mut Vec<Tune>) -> Result<FileReport> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| AigcError::io(path, e))?;
+    let bytes = crate::io::read_limited(path, crate::io::limits::DATA_BYTES)?;
     if is_midi(path) {
         return Ok(match read_midi(&bytes) {
             Ok(tune) => {

@@ -53,7 +53,7 @@ impl DataSource {
             DataSource::Path(path) => load_path(path, image_size)?,
         };
         let size = image_size as usize;
-        Ok(DataSplits { name: splits.name, train: splits.train.resized(size), heldout: splits.heldout.resized(size) })
+        Ok(DataSplits { name: splits.name, train: splits.train.resized(size)?, heldout: splits.heldout.resized(size)? })
     }
 }
 

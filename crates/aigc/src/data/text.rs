@@ -75,7 +75,7 @@ impl CharVocab {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| AigcError::io(path, e))?;
+        let text = crate::io::read_text(path, crate::io::limits::JSON_BYTES)?;
         let vocab: Self = serde_json::from_str(&text).map_err(|e| AigcError::bad_data(path, format!("not a vocabulary: {e}")))?;
         if vocab.is_empty() || vocab.chars.windows(2).any(|w| w[0] >= w[1]) {
             return Err(AigcError::bad_data(path, "a vocabulary lists distinct characters in sorted order"));
@@ -123,10 +123,7 @@ fn gunzip(bytes: &[u8], name: &str) -> Result<String> {
 }
 
 fn read_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| AigcError::io(path, e))?;
-    String::from_utf8(bytes).map_err(|e| {
-        AigcError::bad_data(path, format!("not UTF-8 text (invalid byte at offset {}); convert it to UTF-8 first", e.utf8_error().valid_up_to()))
-    })
+    crate::io::read_text(path, crate::io::limits::DATA_BYTES)
 }
 
 /// A file, or every `.txt` file under a folder (sorted, joined by blank lines).

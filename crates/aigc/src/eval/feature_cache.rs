@@ -42,7 +42,7 @@ pub fn feature_network(
     let dir = feature_dir(cache, data_name, splits);
     let (weights, report_path) = (dir.join("classifier.bpk"), dir.join("report.json"));
     if !retrain && weights.is_file() && report_path.is_file() {
-        let text = std::fs::read_to_string(&report_path).map_err(|e| AigcError::io(&report_path, e))?;
+        let text = crate::io::read_text(&report_path, crate::io::limits::CONFIG_BYTES)?;
         let report: ClassifierReport = serde_json::from_str(&text)
             .map_err(|e| AigcError::bad_data(&report_path, format!("bad feature-network report: {e}")))?;
         let shape = report.shape;

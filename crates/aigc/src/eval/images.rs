@@ -216,13 +216,23 @@ pub fn evaluate_generator(
     settings: &ImageEvalSettings,
     device: &Device,
 ) -> Result<EvalReport> {
-    if settings.n < 2 {
-        return Err(AigcError::invalid("n", "must be at least 2"));
-    }
+    check_eval_count(settings.n, generator.shape())?;
     let splits = DataSource::parse(data).load(image_size)?;
     let generated = generator.generate(settings.n, settings.seed, SampleLabels::Balanced);
+    crate::sample::check_finite(&generated, run.root())?;
     let images = EvalImages { data_name: data, splits: &splits, generated: &generated, step: generator.step(), classes: generator.classes() };
     evaluate_images(&images, run, settings, device)
+}
+
+/// The most images one evaluation measures (KID, precision/recall and memorisation grow
+/// quadratically or with the training set).
+pub const MAX_EVAL_IMAGES: usize = 100_000;
+
+fn check_eval_count(n: usize, shape: crate::data::ImageShape) -> Result<()> {
+    if !(2..=MAX_EVAL_IMAGES).contains(&n) {
+        return Err(AigcError::invalid("n", format!("must be between 2 and {MAX_EVAL_IMAGES}, got {n}")));
+    }
+    crate::sample::check_count(n, shape, "n")
 }
 
 /// What a baseline puts in the generator's place.
@@ -256,10 +266,8 @@ pub fn evaluate_baseline(
     request: &ImageEvalSettings,
     device: &Device,
 ) -> Result<EvalReport> {
-    if request.n < 2 {
-        return Err(AigcError::invalid("n", "must be at least 2"));
-    }
     let splits = DataSource::parse(data_name).load(image_size)?;
+    check_eval_count(request.n, splits.train.shape)?;
     let dim = splits.train.shape.len();
     let mut rng = rand::rngs::StdRng::seed_from_u64(request.seed);
     let generated: Vec<f32> = match baseline {

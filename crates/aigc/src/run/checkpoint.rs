@@ -1,19 +1,23 @@
-//! Atomic, resumable checkpoints.
+//! Atomic, verified, resumable checkpoints.
 //!
 //! A checkpoint is a folder `checkpoints/step-NNNNNNNN/` holding any number of named files
 //! (weights and optimizer records, written by the caller) and `state.json` (step, RNG state,
-//! data cursor, elapsed time). It is staged in `checkpoints/.tmp-step-NNNNNNNN/`, every file is
-//! flushed to disk, and only then is the folder renamed into place: a crash at any moment leaves
-//! either the previous checkpoint or the new one, never a half-written one. Stale staging folders
-//! are ignored by [`Checkpoints::latest`] and removed by the next save.
+//! data cursor, elapsed time, and a CRC-32 of every other file). It is staged in
+//! `checkpoints/.tmp-step-NNNNNNNN/`, every file is flushed to disk, and only then is the folder
+//! renamed into place: a crash at any moment leaves either the previous checkpoint or the new
+//! one, never a half-written one. Reading a checkpoint verifies its files; when the newest one is
+//! damaged, [`Checkpoints::latest`] falls back to the newest good one and says so. Stale staging
+//! folders are ignored and removed by the next save. Checkpoints written before the checksums
+//! existed are read unverified.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AigcError, Result};
-use crate::io::{sync_dir, sync_folder_files};
+use crate::io::{limits, read_limited, sync_dir, sync_folder_files};
 
 const STATE_FILE: &str = "state.json";
 const TMP_PREFIX: &str = ".tmp-";
@@ -29,6 +33,23 @@ pub struct TrainState {
     pub rng_word_pos: u128,
     /// Training seconds so far (across resumes).
     pub elapsed_s: f64,
+}
+
+/// `state.json`: the training state and the checksum of each file of the checkpoint.
+#[derive(Debug, Serialize, Deserialize)]
+struct StateFile {
+    step: usize,
+    batches_seen: usize,
+    rng_word_pos: u128,
+    elapsed_s: f64,
+    /// File name → `crc32:xxxxxxxx`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    checksums: BTreeMap<String, String>,
+}
+
+/// The checksum of a file's bytes, as `state.json` records it.
+fn checksum(bytes: &[u8]) -> String {
+    format!("crc32:{:08x}", crc32fast::hash(bytes))
 }
 
 /// The checkpoint folder of a run.
@@ -82,7 +103,14 @@ impl Checkpoints {
         }
         fs::create_dir(&staging).map_err(|e| AigcError::io(&staging, e))?;
         write_files(&staging)?;
-        let json = serde_json::to_vec_pretty(state).map_err(|e| AigcError::output(&staging, e))?;
+        let mut checksums = BTreeMap::new();
+        for entry in fs::read_dir(&staging).map_err(|e| AigcError::io(&staging, e))? {
+            let path = entry.map_err(|e| AigcError::io(&staging, e))?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            checksums.insert(name, checksum(&read_limited(&path, limits::WEIGHTS_BYTES)?));
+        }
+        let file = StateFile { step: state.step, batches_seen: state.batches_seen, rng_word_pos: state.rng_word_pos, elapsed_s: state.elapsed_s, checksums };
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| AigcError::output(&staging, e))?;
         let state_path = staging.join(STATE_FILE);
         fs::write(&state_path, json).map_err(|e| AigcError::io(&state_path, e))?;
         sync_folder_files(&staging)?;
@@ -110,12 +138,25 @@ impl Checkpoints {
         Ok(found)
     }
 
-    /// The newest committed checkpoint, if any.
+    /// The newest committed checkpoint whose files are intact, if any. A damaged newer one is
+    /// skipped with a warning naming it; when every checkpoint is damaged, the newest one's
+    /// problem is the error.
     pub fn latest(&self) -> Result<Option<(TrainState, PathBuf)>> {
-        match self.list()?.pop() {
-            None => Ok(None),
-            Some((_, path)) => Ok(Some((read_state(&path)?, path))),
+        let mut newest_problem = None;
+        for (_, path) in self.list()?.into_iter().rev() {
+            match read_state(&path) {
+                Ok(state) => {
+                    if let Some(problem) = &newest_problem {
+                        tracing::warn!("{problem}; using the older checkpoint {}", path.display());
+                    }
+                    return Ok(Some((state, path)));
+                }
+                Err(e) => {
+                    newest_problem.get_or_insert(e);
+                }
+            }
         }
+        newest_problem.map_or(Ok(None), Err)
     }
 
     /// The checkpoint of a given step.
@@ -169,11 +210,21 @@ fn step_name(step: usize) -> String {
     format!("step-{step:08}")
 }
 
+/// The state of the checkpoint in `dir`, after checking every file it lists against its
+/// checksum.
 fn read_state(dir: &Path) -> Result<TrainState> {
     let path = dir.join(STATE_FILE);
-    let bytes = fs::read(&path).map_err(|e| AigcError::io(&path, e))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| AigcError::Checkpoint { path, problem: format!("bad state file: {e}") })
+    let bytes = read_limited(&path, limits::CONFIG_BYTES)?;
+    let file: StateFile =
+        serde_json::from_slice(&bytes).map_err(|e| AigcError::Checkpoint { path, problem: format!("bad state file: {e}") })?;
+    for (name, expected) in &file.checksums {
+        let part = dir.join(name);
+        let found = checksum(&read_limited(&part, limits::WEIGHTS_BYTES)?);
+        if &found != expected {
+            return Err(AigcError::Checkpoint { path: part, problem: format!("damaged: its checksum is {found}, state.json recorded {expected}") });
+        }
+    }
+    Ok(TrainState { step: file.step, batches_seen: file.batches_seen, rng_word_pos: file.rng_word_pos, elapsed_s: file.elapsed_s })
 }
 
 /// Which checkpoint of a run to use.

@@ -30,17 +30,34 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// The manifest of a new run of `family` with `config`.
-    pub fn new<T: Serialize>(family: &str, config: &T) -> Self {
-        let config = toml::Table::try_from(config).expect("a config serialises to a TOML table");
-        Self { family: Some(family.into()), legacy_model: None, config }
+    /// The manifest of a new run of `family` with `config`: only a config that `config.toml` can
+    /// hold and give back unchanged (TOML has no integers above 2⁶³ − 1, for one); the error names
+    /// the field that cannot be written.
+    pub fn new<T: Serialize>(family: &str, config: &T) -> Result<Self> {
+        let unwritable = |field: &str, why: &dyn std::fmt::Display| AigcError::invalid(field, format!("cannot be written to config.toml: {why}"));
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(config) {
+            for (field, value) in fields.iter().filter(|(_, v)| !v.is_null()) {
+                toml::Value::try_from(value).map_err(|e| unwritable(field, &e))?;
+            }
+        }
+        let table = toml::Table::try_from(config).map_err(|e| unwritable("config", &e))?;
+        let manifest = Self { family: Some(family.into()), legacy_model: None, config: table };
+        let text = manifest.to_toml();
+        let back = Self::parse(&text, Path::new("config.toml"))?;
+        if back.to_toml() != text {
+            return Err(unwritable("config", &"it does not read back as written"));
+        }
+        Ok(manifest)
     }
 
     /// Reads a manifest (or any config file) from `path`.
     pub fn read(path: &Path) -> Result<Self> {
+        Self::parse(&crate::io::read_text(path, crate::io::limits::CONFIG_BYTES)?, path)
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<Self> {
         let bad = |problem: String| AigcError::BadConfig { path: path.to_path_buf(), problem };
-        let text = std::fs::read_to_string(path).map_err(|e| AigcError::io(path, e))?;
-        let mut config: toml::Table = toml::from_str(&text).map_err(|e| bad(format!("not valid TOML: {e}")))?;
+        let mut config: toml::Table = toml::from_str(text).map_err(|e| bad(format!("not valid TOML: {e}")))?;
         let mut take = |key: &str| -> Result<Option<String>> {
             match config.remove(key) {
                 None => Ok(None),
@@ -202,7 +219,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         let config = Example { steps: 5, lr: None };
-        let manifest = Manifest::new("gan", &config);
+        let manifest = Manifest::new("gan", &config).unwrap();
         std::fs::write(&path, manifest.to_toml()).unwrap();
         let back = Manifest::read(&path).unwrap();
         assert_eq!(back.family.as_deref(), Some("gan"));
@@ -218,5 +235,16 @@ mod tests {
         std::fs::write(&path, "family = \"vae\"\nsteps = 3\n").unwrap();
         let err = read_toml_config(&path, "gan", &config).unwrap_err().to_string();
         assert!(err.contains("a vae run"), "{err}");
+    }
+
+    #[test]
+    fn a_manifest_is_only_written_when_it_reads_back() {
+        #[derive(serde::Serialize)]
+        struct Seeded {
+            seed: u64,
+        }
+        let err = Manifest::new("gan", &Seeded { seed: u64::MAX }).unwrap_err().to_string();
+        assert!(err.starts_with("seed: cannot be written to config.toml"), "{err}");
+        assert!(Manifest::new("gan", &Seeded { seed: i64::MAX as u64 }).is_ok());
     }
 }

@@ -26,6 +26,7 @@ impl MetricsLog {
     }
 
     pub fn append<T: Serialize>(&self, record: &T) -> Result<()> {
+        crate::io::check_output(&self.path)?;
         let mut line = serde_json::to_string(record).map_err(|e| AigcError::output(&self.path, e))?;
         line.push('\n');
         let mut file = OpenOptions::new()
@@ -36,19 +37,23 @@ impl MetricsLog {
         file.write_all(line.as_bytes()).map_err(|e| AigcError::io(&self.path, e))
     }
 
+    /// The log's text (empty when there is none yet; only a regular file is read). A line cut
+    /// by a crash may end in half a character: it is replaced, and the line skipped as unparsable.
+    fn text(&self) -> Result<String> {
+        match fs::symlink_metadata(&self.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            _ => Ok(String::from_utf8_lossy(&crate::io::read_limited(&self.path, crate::io::limits::JSON_BYTES)?).into_owned()),
+        }
+    }
+
     /// All records (lines that do not parse, such as a line cut by a crash, are skipped).
     pub fn read<T: for<'de> Deserialize<'de>>(&self) -> Result<Vec<T>> {
-        let text = match fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(AigcError::io(&self.path, e)),
-        };
-        Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+        Ok(self.text()?.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
     }
 
     /// Drops records logged after `step` (and any partial line), rewriting the file atomically.
     pub fn truncate_after(&self, step: usize) -> Result<()> {
-        let Ok(text) = fs::read_to_string(&self.path) else { return Ok(()) };
+        let text = self.text()?;
         let mut kept = String::new();
         for line in text.lines() {
             let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else { continue };

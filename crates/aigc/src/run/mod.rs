@@ -9,6 +9,7 @@
 //!   best/step-N/             the checkpoint with the best evaluation score so far
 //!   samples/step-N.png       grids from a fixed noise batch, over time (image families)
 //!   metrics.jsonl            one JSON object per logged step or evaluation
+//!   .lock                    held (by the OS) while a process writes the run
 //!   vocab.json               the tokens of a language or melody model
 //!   loss.png, samples.png …  what the family draws at the end (see the accessors below)
 //! ```
@@ -30,6 +31,13 @@ pub use config::Manifest;
 pub use metrics::MetricsLog;
 
 use crate::error::{AigcError, Result};
+
+/// Held while a process writes a run ([`RunDir::lock`]); released when dropped or when the
+/// process ends.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
 
 /// A run directory.
 #[derive(Debug, Clone)]
@@ -136,7 +144,7 @@ impl RunDir {
         std::fs::create_dir_all(&samples).map_err(|e| AigcError::io(&samples, e))
     }
 
-    /// The manifest of an existing run (the folder must exist and hold one).
+    /// The manifest of an existing run (the folder must exist and hold one, with a config).
     pub fn manifest(&self) -> Result<Manifest> {
         if !self.root.exists() {
             return Err(AigcError::Missing { path: self.root.clone(), hint: " (expected a run directory)".into() });
@@ -144,23 +152,71 @@ impl RunDir {
         if !self.exists() {
             return Err(AigcError::bad_data(&self.root, "not a run directory: it has no config.toml"));
         }
-        Manifest::read(&self.config())
+        let manifest = Manifest::read(&self.config())?;
+        if manifest.family.is_none() && manifest.legacy_model.is_none() && manifest.config.is_empty() {
+            return Err(AigcError::BadConfig { path: self.config(), problem: "empty: a run's config.toml names its family and holds its config".into() });
+        }
+        Ok(manifest)
     }
 
-    /// Where a training job into this folder starts: the newest checkpoint with `resume`,
-    /// nothing without. Resuming without a checkpoint, or starting afresh over one, is refused.
-    pub fn resume_point(&self, resume: bool) -> Result<Option<(TrainState, PathBuf)>> {
-        let latest = self.checkpoints(usize::MAX).latest()?;
-        match (&latest, resume) {
-            (None, true) => Err(AigcError::invalid(
-                "resume",
-                format!("{}: no checkpoint to resume from", self.root.join("checkpoints").display()),
-            )),
-            (Some(_), false) => Err(AigcError::invalid(
+    /// Where a training job into this folder starts: the newest good checkpoint with `resume`,
+    /// nothing without. Refused: resuming without a checkpoint or without the run's manifest;
+    /// starting afresh over a checkpoint; starting in a folder that holds other files and is
+    /// not a run, unless `force`.
+    pub fn resume_point(&self, resume: bool, force: bool) -> Result<Option<(TrainState, PathBuf)>> {
+        if self.root.exists() && !self.root.is_dir() {
+            return Err(AigcError::invalid("out", format!("{} is a file, not a run directory", self.root.display())));
+        }
+        let checkpoints = self.checkpoints(usize::MAX);
+        if resume {
+            if !checkpoints.list()?.is_empty() && !self.exists() {
+                return Err(AigcError::invalid(
+                    "resume",
+                    format!("{} has checkpoints but no config.toml: a run cannot be resumed without its config", self.root.display()),
+                ));
+            }
+            return checkpoints.latest()?.map(Some).ok_or_else(|| {
+                AigcError::invalid("resume", format!("{}: no checkpoint to resume from", self.root.join("checkpoints").display()))
+            });
+        }
+        if !checkpoints.list()?.is_empty() {
+            return Err(AigcError::invalid(
                 "out",
                 format!("{} already holds a run; set `resume` to continue it, or choose another `out`", self.root.display()),
+            ));
+        }
+        if !force && !self.exists() && self.holds_files()? {
+            return Err(AigcError::invalid(
+                "out",
+                format!("{} is not empty and not a run; choose a new or empty folder (or set `force` to write into it anyway)", self.root.display()),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Whether the folder exists and holds anything.
+    fn holds_files(&self) -> Result<bool> {
+        match std::fs::read_dir(&self.root) {
+            Ok(mut entries) => Ok(entries.next().is_some()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(AigcError::io(&self.root, e)),
+        }
+    }
+
+    /// Takes the run's lock (`.lock`, created with the folder): one process writes a run at a
+    /// time. The lock is the operating system's, so a killed process never leaves it held.
+    pub fn lock(&self) -> Result<RunLock> {
+        std::fs::create_dir_all(&self.root).map_err(|e| AigcError::io(&self.root, e))?;
+        let path = self.root.join(".lock");
+        crate::io::check_output(&path)?;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| AigcError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(AigcError::invalid(
+                "out",
+                format!("{} is being written by another aigc process; wait for it to finish", self.root.display()),
             )),
-            _ => Ok(latest),
+            Err(std::fs::TryLockError::Error(e)) => Err(AigcError::io(&path, e)),
         }
     }
 

@@ -22,6 +22,31 @@ pub trait ImageGenerator {
     fn interpolate(&self, rows: usize, steps: usize, seed: u64, labels: SampleLabels) -> Result<Vec<f32>>;
 }
 
+/// The most image bytes (f32 values) one request may generate.
+pub const MAX_IMAGE_BYTES: u64 = 1 << 30;
+
+/// Whether `n` images of `shape` fit [`MAX_IMAGE_BYTES`]; the error names `field`.
+pub fn check_count(n: usize, shape: ImageShape, field: &str) -> Result<()> {
+    let bytes = (n as u64).saturating_mul(shape.len() as u64).saturating_mul(4);
+    if bytes > MAX_IMAGE_BYTES {
+        let most = MAX_IMAGE_BYTES / 4 / shape.len().max(1) as u64;
+        return Err(crate::error::AigcError::invalid(field, format!("{n} images of {shape} are more than the {most} one request may generate")));
+    }
+    Ok(())
+}
+
+/// Whether generated images are numbers: NaN or infinite values mean a damaged checkpoint or a
+/// diverged training, and are an error rather than a black grid or a NaN metric.
+pub fn check_finite(values: &[f32], run: &std::path::Path) -> Result<()> {
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(crate::error::AigcError::bad_data(
+            run,
+            format!("the model generated a non-finite value ({} at position {i}): its checkpoint is damaged or its training diverged", values[i]),
+        ));
+    }
+    Ok(())
+}
+
 /// Which labels a conditional model gets when sampling (ignored when unconditional).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SampleLabels {

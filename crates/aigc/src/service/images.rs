@@ -10,7 +10,7 @@ use crate::error::{AigcError, Result};
 use crate::families;
 use crate::report;
 use crate::run::CheckpointChoice;
-use crate::sample::SampleLabels;
+use crate::sample::{SampleLabels, check_count, check_finite};
 
 /// Images of an interpolation strip.
 pub const INTERPOLATION_STEPS: usize = 10;
@@ -102,9 +102,13 @@ pub fn images(request: &ImagesRequest, device: &Device) -> Result<Images> {
             (0, _) | (_, Some(_)) => request.n.div_ceil(INTERPOLATION_STEPS).max(1),
             (classes, None) => classes,
         };
+        check_count(rows * INTERPOLATION_STEPS, shape, "n")?;
         let values = generator.interpolate(rows, INTERPOLATION_STEPS, request.seed, labels)?;
+        check_finite(&values, &request.run)?;
         return Ok(Images { shape, values, cols: INTERPOLATION_STEPS, seed: request.seed, step, interpolation: true });
     }
+    check_count(n, shape, "n")?;
     let values = generator.generate(n, request.seed, labels);
+    check_finite(&values, &request.run)?;
     Ok(Images { shape, values, cols, seed: request.seed, step, interpolation: false })
 }

@@ -56,7 +56,7 @@ pub fn summarize_runs(root: &Path) -> Result<Vec<RunSummary>> {
                     .collect()
             })
             .unwrap_or_default();
-        let eval: Option<serde_json::Value> = std::fs::read(dir.join("eval.json"))
+        let eval: Option<serde_json::Value> = crate::io::read_limited(&run.image_eval(), crate::io::limits::JSON_BYTES)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         // The best value logged during training, else the last `aigc eval` (its KID is an estimate
@@ -93,7 +93,7 @@ pub fn evaluated_runs(root: &Path) -> Result<Vec<EvaluatedRun>> {
     dirs.into_iter()
         .map(|dir| {
             let path = dir.join("eval.json");
-            let bytes = std::fs::read(&path).map_err(|e| AigcError::io(&path, e))?;
+            let bytes = crate::io::read_limited(&path, crate::io::limits::JSON_BYTES)?;
             let report: EvalReport = serde_json::from_slice(&bytes)
                 .map_err(|e| AigcError::bad_data(&path, format!("not an aigc eval report: {e}")))?;
             let run = RunDir::new(&dir);

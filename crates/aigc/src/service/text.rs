@@ -19,6 +19,10 @@ pub fn text_model(run: &std::path::Path, checkpoint: CheckpointChoice, device: &
     families::open(run)?.text(checkpoint, device)
 }
 
+/// The most tokens one request generates, and the most poems.
+pub const MAX_TOKENS: usize = 100_000;
+pub const MAX_POEMS: usize = 1_000;
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct GenerateRequest {
@@ -41,6 +45,9 @@ pub struct Generated {
 /// Continues `request.prompt`, calling `on_text` with each token's text as it is drawn.
 pub fn generate(model: &TextModel, request: &GenerateRequest, mut on_text: impl FnMut(&str)) -> Result<Generated> {
     request.sampling.validate()?;
+    if request.max_tokens > MAX_TOKENS {
+        return Err(AigcError::invalid("max_tokens", format!("at most {MAX_TOKENS} tokens per request, got {}", request.max_tokens)));
+    }
     let prompt = model.vocab.encode(&request.prompt, "prompt")?;
     if prompt.is_empty() {
         return Err(AigcError::invalid("prompt", "must not be empty"));
@@ -83,6 +90,9 @@ pub struct Poems {
 /// Writes poems with a text run trained on Chinese poetry.
 pub fn poems(run: &std::path::Path, model: &TextModel, request: &PoemsRequest) -> Result<Poems> {
     request.sampling.validate()?;
+    if request.n > MAX_POEMS {
+        return Err(AigcError::invalid("n", format!("at most {MAX_POEMS} poems per request, got {}", request.n)));
+    }
     let form = PoemForm::parse(&request.form)?;
     let spec = PoemSpec { form, start: request.start, acrostic: request.acrostic.clone(), sampling: request.sampling, seed: request.seed };
     let poems = (0..request.n)

@@ -127,16 +127,22 @@ pub fn fit<T: Trainer>(
     resume_from: Option<(TrainState, PathBuf)>,
     options: FitOptions,
 ) -> Result<TrainOutcome<T::Metrics, T::Eval>> {
+    let _lock = run.lock()?;
     let cadence = trainer.cadence();
     let checkpoints = run.checkpoints(cadence.keep_checkpoints);
     let metrics = run.metrics();
     let mut state = TrainState::default();
-    if let Some((saved, dir)) = resume_from {
-        trainer.load(&dir, &saved)?;
-        metrics.truncate_after(saved.step)?;
-        tracing::info!(step = saved.step, checkpoint = %dir.display(), "resuming");
-        state = saved;
+    match resume_from {
+        Some((saved, dir)) => {
+            trainer.load(&dir, &saved)?;
+            tracing::info!(step = saved.step, checkpoint = %dir.display(), "resuming");
+            state = saved;
+        }
+        None => tracing::debug!(run = %run.root().display(), "starting"),
     }
+    // The log matches the weights: nothing after the checkpoint (a fresh start over a run that
+    // never checkpointed keeps nothing).
+    metrics.truncate_after(state.step)?;
     run.start(manifest)?;
     trainer.begin(run, state.step)?;
     if state.step == 0 && cadence.sample_every.is_some() {

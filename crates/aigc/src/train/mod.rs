@@ -4,6 +4,7 @@
 pub mod augment;
 pub mod ema;
 pub mod fit;
+pub mod memory;
 pub mod progress;
 
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ pub use fit::{Cadence, Cursor, Evaluation, FitOptions, StepMetrics, TrainOutcome
 pub struct TrainOptions {
     /// Continue from the newest checkpoint of the run.
     pub resume: bool,
+    /// Start a new run even in a folder that holds other files.
+    pub force: bool,
     /// No progress bar.
     pub quiet: bool,
     /// The compute device (without autodiff; training wraps it).

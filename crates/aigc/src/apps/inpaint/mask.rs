@@ -92,7 +92,7 @@ impl Mask {
     /// A mask image (encoded, from `name`): white (luma ≥ 128) marks the hole, black the known
     /// pixels.
     pub fn from_image(bytes: &[u8], name: &std::path::Path, height: usize, width: usize) -> Result<Self> {
-        let img = image::load_from_memory(bytes).map_err(|e| AigcError::bad_data(name, format!("not a readable image: {e}")))?;
+        let img = crate::data::folder::decode_picture(bytes, name)?;
         let (w, h) = img.dimensions();
         if (w as usize, h as usize) != (width, height) {
             return Err(AigcError::bad_data(name, format!("the mask is {w}×{h}, the image {width}×{height}; they must match")));

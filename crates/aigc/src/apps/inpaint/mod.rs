@@ -88,7 +88,7 @@ pub fn complete(inpainter: &dyn Inpainter, images: &[f32], masks: &[Mask], sampl
 /// Decodes an image for a model of `shape`: grayscale or RGB as the model needs, values in
 /// [-1, 1]; its size must be the model's (`what` names it in errors).
 pub fn decode_image(bytes: &[u8], what: &Path, shape: ImageShape) -> Result<Vec<f32>> {
-    let img = image::load_from_memory(bytes).map_err(|e| AigcError::bad_data(what, format!("not a readable image: {e}")))?;
+    let img = crate::data::folder::decode_picture(bytes, what)?;
     let (w, h) = img.dimensions();
     if (w as usize, h as usize) != (shape.width, shape.height) {
         return Err(AigcError::bad_data(

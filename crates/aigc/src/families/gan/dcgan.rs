@@ -31,7 +31,7 @@ pub const DCGAN_SIZES: [usize; 3] = [28, 32, 64];
 
 /// Starting side and channel widths (widest first) of the generator for an image side; the
 /// critic uses the same widths in reverse order of depth.
-fn layout(image_size: usize) -> Result<(usize, Vec<usize>, Vec<usize>)> {
+pub(crate) fn layout(image_size: usize) -> Result<(usize, Vec<usize>, Vec<usize>)> {
     match image_size {
         28 => Ok((7, vec![256, 128], vec![64, 128])),
         32 => Ok((4, vec![256, 128, 64], vec![64, 128, 256])),

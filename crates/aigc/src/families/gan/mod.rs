@@ -36,7 +36,7 @@ use crate::error::Result;
 use crate::eval::feature_cache::cache_dir;
 use crate::families::{Family, Legacy};
 use crate::run::{Manifest, RunDir};
-use crate::train::{TrainOptions, TrainOutcome, fit};
+use crate::train::{TrainOptions, TrainOutcome, fit, memory};
 
 /// The family's name in run manifests.
 pub const NAME: &str = "gan";
@@ -46,9 +46,17 @@ pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Unmarked, open: 
 /// Trains a GAN into the run directory `out`.
 pub fn train(config: &GanTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<GanMetrics, EvalMetrics>> {
     config.validate()?;
+    let manifest = Manifest::new(NAME, config)?;
     let data = load_training_images(&config.data, config.image_size, config.conditional, "GAN")?;
+    let footprint = networks::footprint(config, data.train.shape, data.train.class_names.len(), data.train.len())?;
+    let field = match footprint.params * 5 > footprint.activations * 2 {
+        true if config.latent_dim * 256 > data.train.shape.len() * 1024 => "latent_dim",
+        true => "image_size",
+        false => "batch_size",
+    };
+    memory::check(footprint, memory::available_bytes(), field, "`batch_size`, `latent_dim` or `image_size`")?;
     let run = RunDir::new(out);
-    let resume_from = run.resume_point(options.resume)?;
+    let resume_from = run.resume_point(options.resume, options.force)?;
     let device = options.device.clone().autodiff();
     device.seed(config.seed);
     let (generator, discriminator) = build_gan(config, data.train.shape, data.train.class_names.len(), &device)?;
@@ -61,7 +69,7 @@ pub fn train(config: &GanTrainConfig, out: &Path, options: &TrainOptions) -> Res
     };
     let mut trainer = GanTrainer::new(config.clone(), generator, discriminator, data, device);
     trainer.evaluator = evaluator;
-    let mut outcome = fit(&mut trainer, &run, &Manifest::new(NAME, config), resume_from, options.fit())?;
+    let mut outcome = fit(&mut trainer, &run, &manifest, resume_from, options.fit())?;
     if outcome.last_metrics.is_none() {
         outcome.last_metrics = run.metrics().read::<GanMetrics>()?.pop();
     }

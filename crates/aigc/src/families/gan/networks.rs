@@ -11,6 +11,7 @@ use super::traits::Discriminator;
 use crate::data::ImageShape;
 use crate::error::{AigcError, Result};
 use crate::sample::latent::Generator;
+use crate::train::memory::{Footprint, linear_stack};
 
 /// A generator of any architecture.
 #[derive(Module, Debug)]
@@ -70,6 +71,32 @@ impl Discriminator for GanDiscriminator {
             Self::Dcgan(d) => d.score_with_input_gradient(x, labels),
         }
     }
+}
+
+/// What training the networks a config names on `n_train` images of `shape` holds in memory
+/// (counted from the shapes, before anything is built).
+pub fn footprint(config: &GanTrainConfig, shape: ImageShape, classes: usize, n_train: usize) -> Result<Footprint> {
+    let k = if config.conditional { classes as u64 } else { 0 };
+    let (z, d) = (config.latent_dim as u64, shape.len() as u64);
+    let batch = config.batch_size.min(n_train).max(1) as u64;
+    let (params, per_sample) = match config.arch {
+        GanArch::Mlp => {
+            let params = linear_stack(&[z + k, 256, 512, 1024, d]) + linear_stack(&[d, 1024, 512, 256, 1]) + k * 256;
+            (params, 6 * d + 8 * 1792)
+        }
+        GanArch::Dcgan => {
+            let (start, widths, critic) = super::dcgan::layout(shape.height)?;
+            let (start, c) = (start as u64, shape.channels as u64);
+            let outs: Vec<u64> = widths[1..].iter().map(|&w| w as u64).chain([c]).collect();
+            let ups: u64 = widths.iter().zip(&outs).map(|(&i, &o)| i as u64 * o * 16).sum();
+            let convs: u64 = std::iter::once(c).chain(critic.iter().map(|&w| w as u64)).collect::<Vec<_>>().windows(2).map(|w| w[0] * w[1] * 16).sum();
+            let params = (z + k) * widths[0] as u64 * start * start + ups + convs + k * 512 + 8192;
+            // every feature map of both networks, a few times over (norms, activations, penalties)
+            let maps: u64 = widths.iter().enumerate().map(|(i, &w)| w as u64 * (start << i) * (start << i)).sum();
+            (params, 12 * (maps + d))
+        }
+    };
+    Ok(Footprint { params, copies: 4, activations: batch * per_sample })
 }
 
 /// Builds the networks a config names, for images of `shape` (and `classes` labels when the

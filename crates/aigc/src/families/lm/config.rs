@@ -164,6 +164,24 @@ impl TextTrainConfig {
         )
     }
 
+    /// What training this model over `vocab` tokens holds in memory (AdamW: three copies).
+    pub fn footprint(&self, vocab: usize) -> crate::train::memory::Footprint {
+        let (v, t, c, l, h) = (vocab as u64, self.block_size as u64, self.n_embd as u64, self.n_layer as u64, self.hidden as u64);
+        let tokens = (self.batch_size as u64).saturating_mul(t);
+        let (params, per_token) = match self.arch.cell() {
+            None => {
+                let head = if self.tie_weights { 0 } else { v * c };
+                let params = v * c + t * c + l * (12 * c * c + 13 * c) + 2 * c + head;
+                (params, l * (16 * c + 2 * self.n_head as u64 * t) + 3 * v)
+            }
+            Some(_) => {
+                let layers: u64 = (0..l).map(|i| 4 * ((if i == 0 { c } else { h }) + h + 2) * h).sum();
+                (v * c + layers + h * v + v, l * 10 * h + 3 * v)
+            }
+        };
+        crate::train::memory::Footprint { params, copies: 3, activations: tokens.saturating_mul(per_token) }
+    }
+
     pub(crate) fn optimizer(&self) -> ModuleOptimizer {
         // PyTorch's AdamW epsilon 1e-8 (burn: 1e-5). The weight decay is applied separately, to
         // matrices only ([`MatrixDecay`]); burn's AdamW would decay every parameter.

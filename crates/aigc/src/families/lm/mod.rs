@@ -36,9 +36,10 @@ pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), ope
 /// Trains a character-level language model of `config.data` into the run directory `out`.
 pub fn train(config: &TextTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<TextMetrics, TextEval>> {
     config.validate()?;
+    let manifest = Manifest::new(NAME, config)?;
     let corpus = TextCorpus::load(&config.data)?;
     let run = RunDir::new(out);
-    let resume_from = run.resume_point(options.resume)?;
+    let resume_from = run.resume_point(options.resume, options.force)?;
     let vocab = match &resume_from {
         Some(_) => CharVocab::load(&run.vocab())?,
         None => corpus.vocab(),
@@ -51,5 +52,5 @@ pub fn train(config: &TextTrainConfig, out: &Path, options: &TrainOptions) -> Re
         vocab_json: vocab.to_json(),
     };
     let mut trainer = LmTrainer::new(config.clone(), data, &options.device)?;
-    fit(&mut trainer, &run, &Manifest::new(NAME, config), resume_from, options.fit())
+    fit(&mut trainer, &run, &manifest, resume_from, options.fit())
 }

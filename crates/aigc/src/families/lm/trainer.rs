@@ -18,7 +18,7 @@ use crate::error::{AigcError, Result};
 use crate::run::record::{self, MODEL, OPTIMIZER};
 use crate::run::rng::NoiseRng;
 use crate::run::{RunDir, TrainState};
-use crate::train::{Cadence, Cursor, Evaluation, StepMetrics, Trainer, map_as_leaf, trainable_params};
+use crate::train::{Cadence, Cursor, Evaluation, StepMetrics, Trainer, map_as_leaf, memory, trainable_params};
 
 /// nanoGPT's parameter groups: AdamW's decoupled weight decay `p ← p·(1 − lr·wd)` on parameters
 /// of two or more dimensions (linear weights, embeddings), none on biases and LayerNorm gains and
@@ -111,6 +111,11 @@ impl LmTrainer {
                 ));
             }
         }
+        let width = if config.arch.cell().is_some() { "hidden" } else { "n_embd" };
+        let fields = "`n_embd`, `hidden`, `n_layer`, `block_size` or `batch_size`";
+        let footprint = config.footprint(data.vocab_len);
+        let field = if footprint.params * 4 > footprint.activations * 2 { width } else { "batch_size" };
+        memory::check(footprint, memory::available_bytes(), field, fields)?;
         let device = device.clone().autodiff();
         device.seed(config.seed);
         let model = config.build_model(data.vocab_len, &device);

@@ -41,8 +41,11 @@ impl MusicData {
         let shifts: Vec<i32> = if config.transpose { SHIFTS.collect() } else { vec![0] };
         let train: Vec<Vec<u32>> = corpus.train.iter().flat_map(|t| encode(t, &shifts)).collect();
         let validation: Vec<Vec<u32>> = corpus.validation.iter().flat_map(|t| encode(t, &[0])).collect();
-        if train.is_empty() || validation.is_empty() {
-            return Err(AigcError::invalid("data", format!("{}: no tune could be tokenised ({})", config.lm.data, untokenisable.first().cloned().unwrap_or_default())));
+        for (split, sequences) in [("training", &train), ("held-out", &validation)] {
+            if sequences.is_empty() {
+                let why = untokenisable.first().map(|w| format!(" (e.g. {w})")).unwrap_or_default();
+                return Err(AigcError::invalid("data", format!("{}: none of its {split} tunes could be tokenised{why}", config.lm.data)));
+            }
         }
         Ok(Self { corpus, vocab, train, validation, untokenisable })
     }
@@ -60,6 +63,6 @@ impl MusicData {
 
 /// A run's `vocab.json`.
 pub fn load_vocab(path: &std::path::Path) -> Result<MusicVocab> {
-    let text = std::fs::read_to_string(path).map_err(|e| AigcError::io(path, e))?;
+    let text = crate::io::read_text(path, crate::io::limits::JSON_BYTES)?;
     MusicVocab::from_json(&text).map_err(|problem| AigcError::bad_data(path, problem))
 }

@@ -34,8 +34,9 @@ pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), ope
 /// the held-out likelihoods (also written as `music.json`).
 pub fn train(config: &MusicTrainConfig, out: &Path, options: &TrainOptions) -> Result<MusicSummary> {
     config.validate()?;
+    let manifest = Manifest::new(NAME, config)?;
     let run = RunDir::new(out);
-    let resume_from = run.resume_point(options.resume)?;
+    let resume_from = run.resume_point(options.resume, options.force)?;
     let vocab = match &resume_from {
         Some(_) => Some(data::load_vocab(&run.vocab())?),
         None => None,
@@ -45,11 +46,11 @@ pub fn train(config: &MusicTrainConfig, out: &Path, options: &TrainOptions) -> R
     if let Some(first) = data.untokenisable.first() {
         tracing::info!("{} tunes left out by the tokeniser, e.g. {first}", data.untokenisable.len());
     }
-    let manifest = Manifest::new(NAME, config);
     let model = match config.network() {
         None => {
             // Counting needs no loop: the run keeps its config and vocabulary, and rebuilds the
             // counts from the data when it is opened.
+            let _lock = run.lock()?;
             run.start(&manifest)?;
             crate::io::write_atomic(&run.vocab(), data.vocab.to_json().as_bytes())?;
             MelodyModel::Markov(data.markov(config.markov_order))

@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::families::{Family, Legacy};
 use crate::run::record::{GENERATOR, MODEL};
 use crate::run::{Manifest, RunDir};
-use crate::train::{TrainOptions, TrainOutcome, fit};
+use crate::train::{TrainOptions, TrainOutcome, fit, memory};
 
 /// The family's name in run manifests (and the `model` of VAE configs before manifests).
 pub const NAME: &str = "vae";
@@ -31,15 +31,19 @@ pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), ope
 /// Trains a VAE into the run directory `out`.
 pub fn train(config: &VaeTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<VaeMetrics, HeldoutElbo>> {
     config.validate()?;
+    let manifest = Manifest::new(NAME, config)?;
     let data = load_training_images(&config.data, config.image_size, config.conditional, "VAE")?;
+    let classes = if config.conditional { data.train.class_names.len() } else { 0 };
+    let batch = config.batch_size.min(data.train.len());
+    let footprint = network::footprint(config.arch, data.train.shape, config.latent_dim, classes, batch);
+    memory::check(footprint, memory::available_bytes(), "batch_size", "`batch_size`, `latent_dim` or `image_size`")?;
     let run = RunDir::new(out);
-    let resume_from = run.resume_point(options.resume)?;
+    let resume_from = run.resume_point(options.resume, options.force)?;
     let device = options.device.clone().autodiff();
     device.seed(config.seed);
-    let classes = if config.conditional { data.train.class_names.len() } else { 0 };
     let model = build_vae(config.arch, data.train.shape, config.latent_dim, classes, &device)?;
     let mut trainer = VaeTrainer::new(config.clone(), model, data, device);
-    fit(&mut trainer, &run, &Manifest::new(NAME, config), resume_from, options.fit())
+    fit(&mut trainer, &run, &manifest, resume_from, options.fit())
 }
 
 /// The VAE's weights in a checkpoint (`generator.bpk` in runs written before the records had

@@ -78,6 +78,21 @@ impl VaeLoss {
     }
 }
 
+/// What training a VAE of `arch` on images of `shape` with batches of `batch` holds in memory.
+pub fn footprint(arch: VaeArch, shape: ImageShape, latent_dim: usize, classes: usize, batch: usize) -> crate::train::memory::Footprint {
+    use crate::train::memory::{Footprint, linear_stack};
+    let (d, l, k) = (shape.len() as u64, latent_dim as u64, classes as u64);
+    let (params, per_sample) = match arch {
+        VaeArch::Mlp => (linear_stack(&[d + k, 400]) + 2 * linear_stack(&[400, l]) + linear_stack(&[l + k, 400, d]), 6 * (2 * d + 800 + 4 * l)),
+        VaeArch::Conv => {
+            let flat = 64 * d / shape.channels.max(1) as u64 / 16;
+            let convs = 2 * (shape.channels as u64 * 32 * 16 + 32 * 64 * 16);
+            (convs + (flat + k) * 2 * l + (l + k) * flat + 2 * flat, 12 * (2 * d + 16 * d + flat))
+        }
+    };
+    Footprint { params, copies: 3, activations: batch as u64 * per_sample }
+}
+
 /// Builds a VAE for images of `shape` (`classes` > 0: class-conditional).
 pub fn build_vae(arch: VaeArch, shape: ImageShape, latent_dim: usize, classes: usize, device: &Device) -> Result<Vae> {
     let dim = shape.len();
