@@ -274,3 +274,30 @@ fn a_training_killed_at_random_moments_resumes_to_the_same_weights() {
     };
     assert_eq!(losses("straight"), losses("killed"), "the metrics log repeats or misses lines");
 }
+
+/// A disk that fills up mid-checkpoint: the run stops with an error naming the file, and its last
+/// committed checkpoint stays intact (it samples). Needs a mount namespace (`unshare -rm`, root
+/// or unprivileged user namespaces) for a small tmpfs.
+#[test]
+fn a_full_disk_keeps_the_last_checkpoint() {
+    if !Command::new("unshare").args(["-rm", "true"]).status().is_ok_and(|s| s.success()) {
+        eprintln!("skipped: this machine gives no mount namespace for a small tmpfs");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let aigc = env!("CARGO_BIN_EXE_aigc");
+    // An MLP VAE checkpoint (model and Adam state) is 7.8 MB: the third does not fit in 20 MB.
+    let script = format!(
+        "mount -t tmpfs -o size=20m tmpfs '{disk}' && cd '{disk}' && \
+         '{aigc}' train vae --steps 40 --batch-size 16 --checkpoint-every 5 --sample-every 5 --out v --quiet; echo \"train=$?\"; \
+         '{aigc}' sample --run v --n 4 --out ../s.png; echo \"sample=$?\"",
+        disk = disk.display()
+    );
+    let out = Command::new("unshare").args(["-rm", "sh", "-c", &script]).env("AIGC_CACHE_DIR", dir.path().join("cache")).output().unwrap();
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert!(text.contains("train=1"), "training should stop: {text} {err}");
+    assert!(err.contains("No space left on device") && !err.contains("panicked"), "{err}");
+    assert!(text.contains("sample=0") && dir.path().join("s.png").is_file(), "the last checkpoint samples: {text} {err}");
+}
