@@ -23,6 +23,12 @@ pub struct Cli {
     /// More log output.
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// Read data and weight files up to this many GiB (default 2 for data, 4 for weights).
+    #[arg(long, global = true)]
+    pub file_limit_gib: Option<u64>,
+    /// Let a training job use this many GiB (default: what the machine has available).
+    #[arg(long, global = true)]
+    pub memory_limit_gib: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -62,6 +62,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> aigc::Result<()> {
     let device = aigc::backend::device(&cli.device)?;
+    if let Some(gib) = cli.file_limit_gib {
+        aigc::io::limits::raise(gib.saturating_mul(1 << 30));
+    }
+    if let Some(gib) = cli.memory_limit_gib {
+        aigc::train::memory::set_limit(gib.saturating_mul(1 << 30));
+    }
     match cli.command {
         Command::Demo { out, quiet } => demo(&out, quiet, device),
         Command::Train { model: TrainCommand::Gan(args) } => train_gan(args, device),
@@ -449,11 +455,11 @@ fn runs(dir: &Path) -> aigc::Result<()> {
         let losses: Vec<String> = s.last_losses.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
         let best = s.best_metric.map(|(k, v)| format!("{k} {v:.4}")).unwrap_or_else(|| "-".into());
         let step = s.step.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-        let family = match (&s.info, &s.problem) {
-            (Some(info), _) => format!("{} {}", info.family, info.arch),
-            (None, problem) => format!("? ({})", problem.as_deref().unwrap_or("unreadable")),
-        };
+        let family = s.info.as_ref().map_or_else(|| "?".to_string(), |info| format!("{} {}", info.family, info.arch));
         println!("{:<40} {:<14} {:>8}  {:<34} {}", s.path.display(), family, step, losses.join(", "), best);
+        if let Some(problem) = &s.problem {
+            println!("    {problem}");
+        }
     }
     Ok(())
 }

@@ -171,7 +171,10 @@ fn sizes_are_bounded_before_anything_is_allocated() {
     std::fs::write(cwd.join("wide.toml"), "latent_dim = 10000000\n").unwrap();
     refused(&["train", "gan", "--config", "wide.toml", "--out", "b"], cwd, &["--latent-dim: training would need about", "GiB"], 5.0);
     refused(&["train", "text", "--n-embd", "100000", "--out", "c"], cwd, &["--n-embd", "training would need about"], 5.0);
-    refused(&["train", "text", "--batch-size", "1000000", "--out", "d"], cwd, &["--batch-size", "training would need about"], 5.0);
+    refused(&["train", "text", "--batch-size", "1000000", "--out", "d"], cwd, &["--batch-size", "training would need about", "--memory-limit-gib"], 5.0);
+    // An explicit limit replaces the machine's: a small model that fits is refused under 1 GiB of a
+    // limit only when it needs more.
+    refused(&["--memory-limit-gib", "1", "train", "text", "--n-embd", "2048", "--out", "d"], cwd, &["--n-embd", "1.0 GiB are available"], 5.0);
     tiny_gan(cwd, "g");
     refused(&["sample", "--run", "g", "--n", "100000000"], cwd, &["--n", "more than"], 10.0);
     refused(&["eval", "--run", "g", "--n", "100000000"], cwd, &["--n", "between 2 and 100000"], 10.0);
@@ -179,13 +182,17 @@ fn sizes_are_bounded_before_anything_is_allocated() {
     {
         refused(&["train", "gan", "--config", "/dev/zero", "--out", "e"], cwd, &["/dev/zero", "not a regular file"], 5.0);
         refused(&["style", "--style", "brick", "--features", "vgg19", "--weights", "/dev/zero", "--out", "s.png"], cwd, &["/dev/zero", "not a regular file"], 5.0);
-        // A FIFO where the metrics log should be does not hang the listing.
+        // A FIFO where the metrics log should be neither hangs the listing nor hides the run.
         let fifo = cwd.join("g/metrics.jsonl");
         std::fs::remove_file(&fifo).unwrap();
         let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
-        refused(&["runs", "."], cwd, &["metrics.jsonl", "not a regular file"], 5.0);
+        let started = Instant::now();
+        let out = aigc(&["runs", "."], cwd);
+        let listing = stdout(&out);
+        assert!(out.status.success() && started.elapsed() < Duration::from_secs(5), "{}", stderr(&out));
+        assert!(listing.contains("gan mlp") && listing.contains("metrics.jsonl") && listing.contains("not a regular file"), "{listing}");
     }
     // A gzip IDX whose data inflates far past what its header declares stops at the header's size.
     let mut header = vec![0u8, 0, 8, 3];

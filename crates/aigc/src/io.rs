@@ -10,14 +10,33 @@ use crate::error::{AigcError, Result};
 
 /// The largest files aigc reads whole, by kind. A larger file is an error naming the limit.
 pub mod limits {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     /// Configs, manifests, checkpoint state, reports.
     pub const CONFIG_BYTES: u64 = 1 << 20;
     /// Vocabularies, metrics logs, evaluation reports.
     pub const JSON_BYTES: u64 = 256 << 20;
-    /// Data files: IDX arrays (also after decompression), text corpora, tune collections.
-    pub const DATA_BYTES: u64 = 2 << 30;
-    /// Weights: checkpoint records, safetensors.
-    pub const WEIGHTS_BYTES: u64 = 4 << 30;
+    /// Data files by default: IDX arrays (also after decompression), text corpora, tune
+    /// collections.
+    pub const DEFAULT_DATA_BYTES: u64 = 2 << 30;
+    /// Weights by default: checkpoint records, safetensors.
+    pub const DEFAULT_WEIGHTS_BYTES: u64 = 4 << 30;
+
+    static RAISED: AtomicU64 = AtomicU64::new(0);
+
+    /// Raises the data and weights limits to `bytes` for this process (for a user whose files are
+    /// larger; never lowers them).
+    pub fn raise(bytes: u64) {
+        RAISED.fetch_max(bytes, Ordering::Relaxed);
+    }
+
+    pub fn data_bytes() -> u64 {
+        DEFAULT_DATA_BYTES.max(RAISED.load(Ordering::Relaxed))
+    }
+
+    pub fn weights_bytes() -> u64 {
+        DEFAULT_WEIGHTS_BYTES.max(RAISED.load(Ordering::Relaxed))
+    }
 }
 
 /// How `path` may be written: it must not exist, or be a regular file (not a symlink, a device,
@@ -85,7 +104,10 @@ pub fn open_regular(path: &Path, limit: u64) -> Result<(File, u64)> {
         return Err(AigcError::bad_data(path, format!("is {what}; expected a file")));
     }
     if meta.len() > limit {
-        return Err(AigcError::bad_data(path, format!("is {} bytes, more than the limit of {} for this kind of file", meta.len(), limit)));
+        return Err(AigcError::bad_data(
+            path,
+            format!("is {} bytes, more than the limit of {limit} for this kind of file (data and weights limits rise with `file_limit_gib`)", meta.len()),
+        ));
     }
     let file = File::open(path).map_err(|e| AigcError::io(path, e))?;
     Ok((file, meta.len()))

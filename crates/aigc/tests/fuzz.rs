@@ -1,5 +1,6 @@
 //! Seeded fuzzing of every parser a user can feed (stable Rust: a ChaCha-driven mutation loop
-//! over a seed corpus, no cargo-fuzz). Each case must give a value or an error — never a panic —
+//! over a seed corpus, no cargo-fuzz): seeds made here plus the committed hostile inputs of
+//! `tests/fixtures/fuzz`. Each case must give a value or an error — never a panic —
 //! and the whole binary stays under a stated peak memory. The counts printed here are the
 //! README's reliability table (`cargo test --release --test fuzz -- --nocapture`).
 
@@ -76,6 +77,22 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], mut parse: impl FnMut(&[u8]) -> bool) -> 
     (cases, errors)
 }
 
+/// The committed seeds (`tests/fixtures/fuzz`, made by its `make.py`) whose names end in one of
+/// `suffixes`: the hostile inputs of the robustness issue.
+fn committed(suffixes: &[&str]) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    names.into_iter().filter(|p| suffixes.iter().any(|s| p.to_string_lossy().ends_with(s))).map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// `generated` seeds followed by the committed ones.
+fn seeds(generated: Vec<Vec<u8>>, suffixes: &[&str]) -> Vec<Vec<u8>> {
+    let committed = committed(suffixes);
+    assert!(!committed.is_empty(), "no committed seeds for {suffixes:?}");
+    generated.into_iter().chain(committed).collect()
+}
+
 fn peak_memory_mib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -102,9 +119,9 @@ fn every_parser_survives_mutated_input() {
     let idx = encode_idx(&[3, 4, 4], &[9u8; 48]);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, &idx).unwrap();
-    fuzz("IDX (raw and gzip)", &[idx.clone(), gz.finish().unwrap()], |b| parse_idx(b, Path::new("fuzz.idx")).is_ok());
+    fuzz("IDX (raw and gzip)", &seeds(vec![idx.clone(), gz.finish().unwrap()], &[".idx", ".idx.gz"]), |b| parse_idx(b, Path::new("fuzz.idx")).is_ok());
 
-    let pictures = [png(6, 5, false), png(4, 4, true)];
+    let pictures = seeds(vec![png(6, 5, false), png(4, 4, true)], &[".png"]);
     fuzz("pictures (PNG)", &pictures, |b| aigc::data::folder::decode_picture(b, Path::new("fuzz.png")).is_ok());
     let folder = path("pictures");
     fuzz("image folders", &pictures, |b| {
@@ -115,7 +132,7 @@ fn every_parser_survives_mutated_input() {
     });
 
     let abc = b"X:1\nT:Fuzz\nM:6/8\nL:1/8\nQ:1/4=120\nK:Ador\n|:e2A A2B|c3 z (3Bcd|[1e>f g2-g/a/:|[2 {g}e2d ^c2=B|]\nX:2\nT:Two\nM:C|\nK:Bb\n[K:D] \"Am\"ABc !trill!d2 z4|\n".to_vec();
-    fuzz("ABC", &[abc.clone()], |b| {
+    fuzz("ABC", &seeds(vec![abc.clone()], &[".abc"]), |b| {
         let text = String::from_utf8_lossy(b);
         let (tunes, _) = aigc::music::abc::parse_collection(&text);
         for tune in &tunes {
@@ -128,12 +145,12 @@ fn every_parser_survives_mutated_input() {
 
     let tune = aigc::music::abc::parse_tune("X:1\nM:3/4\nL:1/8\nK:G\nGAB c2d|e4 z2|]\n").unwrap();
     let midi = aigc::music::midi::write_midi(&tune, 100.0, 73);
-    fuzz("MIDI", &[midi], |b| aigc::music::midi::read_midi(b).is_ok());
+    fuzz("MIDI", &seeds(vec![midi], &[".mid"]), |b| aigc::music::midi::read_midi(b).is_ok());
 
     let gan = aigc::run::Manifest::new("gan", &aigc::families::gan::GanTrainConfig::new()).unwrap().to_toml().into_bytes();
     let text = aigc::run::Manifest::new("text", &aigc::families::lm::TextTrainConfig::new()).unwrap().to_toml().into_bytes();
     let music = aigc::run::Manifest::new("music", &aigc::families::music::MusicTrainConfig::default()).unwrap().to_toml().into_bytes();
-    fuzz("configs and run manifests", &[gan, text, music], |b| {
+    fuzz("configs and run manifests", &seeds(vec![gan, text, music], &[".toml"]), |b| {
         std::fs::write(path("config.toml"), b).unwrap();
         let run = aigc::run::RunDir::new(dir.path());
         // through the one dispatch, then each family's typed reader
@@ -146,18 +163,18 @@ fn every_parser_survives_mutated_input() {
     let state = aigc::run::TrainState { step: 7, batches_seen: 9, rng_word_pos: 1 << 70, elapsed_s: 1.5 };
     let saved = checkpoints.save(&state, |d| Ok(std::fs::write(d.join("model.bpk"), b"weights").unwrap())).unwrap();
     let state_json = std::fs::read(saved.join("state.json")).unwrap();
-    fuzz("checkpoint state", &[state_json], |b| {
+    fuzz("checkpoint state", &seeds(vec![state_json], &["state.json", "checksum.json"]), |b| {
         std::fs::write(saved.join("state.json"), b).unwrap();
         checkpoints.at_step(7).is_ok()
     });
 
     let chars = aigc::data::text::CharVocab::from_text("ROMEO: 春").to_json().into_bytes();
-    fuzz("text vocabularies", &[chars], |b| {
+    fuzz("text vocabularies", &seeds(vec![chars], &[".vocab.json"]), |b| {
         std::fs::write(path("vocab.json"), b).unwrap();
         aigc::data::text::CharVocab::load(&path("vocab.json")).is_ok()
     });
     let tokens = aigc::music::tokens::MusicVocab::from_tunes([&tune]).to_json().into_bytes();
-    fuzz("music vocabularies", &[tokens], |b| aigc::music::tokens::MusicVocab::from_json(&String::from_utf8_lossy(b)).is_ok());
+    fuzz("music vocabularies", &seeds(vec![tokens], &[".vocab.json"]), |b| aigc::music::tokens::MusicVocab::from_json(&String::from_utf8_lossy(b)).is_ok());
 
     let weights = {
         use safetensors::tensor::{Dtype, TensorView};
@@ -170,7 +187,7 @@ fn every_parser_survives_mutated_input() {
         safetensors::serialize(views, None).unwrap()
     };
     let device = aigc::burn::tensor::Device::flex();
-    fuzz("safetensors weights", &[weights], |b| {
+    fuzz("safetensors weights", &seeds(vec![weights], &[".safetensors"]), |b| {
         std::fs::write(path("vgg.safetensors"), b).unwrap();
         aigc::apps::style::FeatureNet::vgg19(&path("vgg.safetensors"), &device).is_ok()
     });

@@ -139,7 +139,7 @@ impl FeatureNet {
     /// be there with its exact shape.
     pub fn vgg19(path: &Path, device: &Device) -> Result<Self> {
         use safetensors::{Dtype, SafeTensors};
-        let bytes = crate::io::read_limited(path, crate::io::limits::WEIGHTS_BYTES)?;
+        let bytes = crate::io::read_limited(path, crate::io::limits::weights_bytes())?;
         let st = SafeTensors::deserialize(&bytes).map_err(|e| AigcError::bad_data(path, format!("not a safetensors file: {e}")))?;
         let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
             let t = st.tensor(name).map_err(|_| AigcError::bad_data(path, format!("missing tensor {name:?} (VGG-19 in torchvision's naming: features.N.weight/bias)")))?;

@@ -145,5 +145,5 @@ pub fn decode_picture(bytes: &[u8], name: &Path) -> Result<image::DynamicImage> 
 
 /// Reads and decodes a picture file (a regular file within the data limit).
 pub fn read_picture(path: &Path) -> Result<image::DynamicImage> {
-    decode_picture(&crate::io::read_limited(path, crate::io::limits::DATA_BYTES)?, path)
+    decode_picture(&crate::io::read_limited(path, crate::io::limits::data_bytes())?, path)
 }

@@ -18,7 +18,7 @@ pub struct IdxArray {
 /// Reads an IDX file from disk (plain or `.gz`). Its declared size is checked against the file
 /// (and the data limit) before the data is read, and a gzip stream is never inflated past it.
 pub fn read_idx_file(path: &Path) -> Result<IdxArray> {
-    let (file, _) = open_regular(path, limits::DATA_BYTES)?;
+    let (file, _) = open_regular(path, limits::data_bytes())?;
     parse_stream(std::io::BufReader::new(file), path)
 }
 
@@ -75,10 +75,10 @@ fn parse_plain(mut reader: impl Read, path: &Path, gzip: bool) -> Result<IdxArra
     let Some(expected) = expected else {
         return Err(AigcError::bad_data(path, format!("IDX dimensions {dims:?} overflow")));
     };
-    if expected as u64 > limits::DATA_BYTES {
+    if expected as u64 > limits::data_bytes() {
         return Err(AigcError::bad_data(
             path,
-            format!("IDX dimensions {dims:?} declare {expected} bytes, more than the limit of {} for a data file", limits::DATA_BYTES),
+            format!("IDX dimensions {dims:?} declare {expected} bytes, more than the limit of {} for a data file", limits::data_bytes()),
         ));
     }
     // The vector grows with the data that actually arrives, never past what the header declares.

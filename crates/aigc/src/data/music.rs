@@ -112,7 +112,7 @@ fn read_abc_text(text: &str, name: &str, tunes: &mut Vec<Tune>) -> FileReport {
 
 fn read_file(path: &Path, tunes: &mut Vec<Tune>) -> Result<FileReport> {
     let name = path.display().to_string();
-    let bytes = crate::io::read_limited(path, crate::io::limits::DATA_BYTES)?;
+    let bytes = crate::io::read_limited(path, crate::io::limits::data_bytes())?;
     if is_midi(path) {
         return Ok(match read_midi(&bytes) {
             Ok(tune) => {

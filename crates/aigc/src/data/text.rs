@@ -123,7 +123,7 @@ fn gunzip(bytes: &[u8], name: &str) -> Result<String> {
 }
 
 fn read_file(path: &Path) -> Result<String> {
-    crate::io::read_text(path, crate::io::limits::DATA_BYTES)
+    crate::io::read_text(path, crate::io::limits::data_bytes())
 }
 
 /// A file, or every `.txt` file under a folder (sorted, joined by blank lines).

@@ -107,7 +107,7 @@ impl Checkpoints {
         for entry in fs::read_dir(&staging).map_err(|e| AigcError::io(&staging, e))? {
             let path = entry.map_err(|e| AigcError::io(&staging, e))?.path();
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            checksums.insert(name, checksum(&read_limited(&path, limits::WEIGHTS_BYTES)?));
+            checksums.insert(name, checksum(&read_limited(&path, limits::weights_bytes())?));
         }
         let file = StateFile { step: state.step, batches_seen: state.batches_seen, rng_word_pos: state.rng_word_pos, elapsed_s: state.elapsed_s, checksums };
         let json = serde_json::to_vec_pretty(&file).map_err(|e| AigcError::output(&staging, e))?;
@@ -219,7 +219,7 @@ fn read_state(dir: &Path) -> Result<TrainState> {
         serde_json::from_slice(&bytes).map_err(|e| AigcError::Checkpoint { path, problem: format!("bad state file: {e}") })?;
     for (name, expected) in &file.checksums {
         let part = dir.join(name);
-        let found = checksum(&read_limited(&part, limits::WEIGHTS_BYTES)?);
+        let found = checksum(&read_limited(&part, limits::weights_bytes())?);
         if &found != expected {
             return Err(AigcError::Checkpoint { path: part, problem: format!("damaged: its checksum is {found}, state.json recorded {expected}") });
         }

@@ -37,13 +37,13 @@ pub fn save_optimizer(optimizer: &ModuleOptimizer, dir: &Path, file: &str) -> Re
 /// Loads a module's weights from a burnpack record, with the file named in any error.
 pub fn load_module<M: Module>(module: M, path: &Path) -> Result<M> {
     let checkpoint_err = |problem: String| AigcError::Checkpoint { path: path.to_path_buf(), problem };
-    open_regular(path, limits::WEIGHTS_BYTES)?;
+    open_regular(path, limits::weights_bytes())?;
     let record = ModuleRecord::load(path).map_err(|e| checkpoint_err(e.to_string()))?;
     module.try_load_record(record).map_err(|e| checkpoint_err(e.to_string()))
 }
 
 /// An optimizer's saved state (a missing or unreadable file is an error naming it).
 pub fn load_optimizer(path: &Path) -> Result<OptimizerRecord> {
-    open_regular(path, limits::WEIGHTS_BYTES)?;
+    open_regular(path, limits::weights_bytes())?;
     OptimizerRecord::load(path).map_err(|e| AigcError::Checkpoint { path: path.to_path_buf(), problem: e.to_string() })
 }

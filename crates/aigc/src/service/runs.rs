@@ -13,7 +13,7 @@ pub struct RunSummary {
     pub path: PathBuf,
     /// What the run is (`None` when its manifest cannot be read: see `problem`).
     pub info: Option<RunInfo>,
-    /// Why the run could not be opened.
+    /// Why the run could not be opened, or its log not read.
     pub problem: Option<String>,
     /// Step of the newest checkpoint.
     pub step: Option<usize>,
@@ -37,7 +37,7 @@ pub fn summarize_runs(root: &Path) -> Result<Vec<RunSummary>> {
         if !run.exists() {
             continue;
         }
-        let (info, problem) = match families::open(&dir) {
+        let (info, mut problem) = match families::open(&dir) {
             Ok(opened) => (Some(opened.info().clone()), None),
             Err(e) => (None, Some(e.to_string())),
         };
@@ -45,7 +45,11 @@ pub fn summarize_runs(root: &Path) -> Result<Vec<RunSummary>> {
             Some(info) => info.step,
             None => run.latest_step()?,
         };
-        let records: Vec<serde_json::Value> = run.metrics().read()?;
+        // One unreadable run (a damaged log, a FIFO in its place) does not hide the others.
+        let records: Vec<serde_json::Value> = run.metrics().read().unwrap_or_else(|e| {
+            problem.get_or_insert(e.to_string());
+            Vec::new()
+        });
         let last_losses = records
             .last()
             .and_then(|r| r.as_object())
@@ -98,7 +102,8 @@ pub fn evaluated_runs(root: &Path) -> Result<Vec<EvaluatedRun>> {
                 .map_err(|e| AigcError::bad_data(&path, format!("not an aigc eval report: {e}")))?;
             let run = RunDir::new(&dir);
             let train_seconds = if run.exists() {
-                let records: Vec<serde_json::Value> = run.metrics().read()?;
+                // A log that cannot be read leaves the time blank, not the table.
+                let records: Vec<serde_json::Value> = run.metrics().read().unwrap_or_default();
                 records.iter().rev().find_map(|r| r.get("elapsed_s").and_then(|v| v.as_f64()))
             } else {
                 None

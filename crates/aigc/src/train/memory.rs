@@ -30,25 +30,41 @@ pub fn linear_stack(widths: &[u64]) -> u64 {
     widths.windows(2).map(|w| w[0].saturating_mul(w[1]).saturating_add(w[1])).fold(0, u64::saturating_add)
 }
 
-/// Memory the machine has available for a new process (Linux `MemAvailable`), if known.
+static LIMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets the memory a training job may use for this process, in place of what the machine says
+/// is available (for a user with swap, or who wants a tighter bound).
+pub fn set_limit(bytes: u64) {
+    LIMIT.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Memory a training job may use: the limit set by [`set_limit`], else 90% of what the machine
+/// has available for a new process (Linux `MemAvailable`), if known.
 pub fn available_bytes() -> Option<u64> {
+    match LIMIT.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => machine_available().map(|bytes| bytes / 10 * 9),
+        set => Some(set),
+    }
+}
+
+fn machine_available() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
 
-/// Refuses a footprint larger than `available` bytes (all of it may not be used: 90%); `fields`
-/// names the settings that size the model, `field` the one the error is reported against.
+/// Refuses a footprint larger than `available` bytes; `fields` names the settings that size
+/// the model, `field` the one the error is reported against.
 pub fn check(footprint: Footprint, available: Option<u64>, field: &str, fields: &str) -> Result<()> {
     let Some(available) = available else { return Ok(()) };
     let needed = footprint.bytes();
-    if needed > available / 10 * 9 {
+    if needed > available {
         let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
         return Err(AigcError::invalid(
             field,
             format!(
-                "training would need about {:.1} GiB ({} parameters, {} activation values per batch); this machine has {:.1} GiB available. Reduce {fields}",
+                "training would need about {:.1} GiB ({} parameters, {} activation values per batch), and {:.1} GiB are available to it. Reduce {fields} (or set `memory_limit_gib`)",
                 gib(needed),
                 footprint.params,
                 footprint.activations,
@@ -70,7 +86,7 @@ mod tests {
         let small = Footprint { params: 1_000_000, copies: 3, activations: 1_000_000 };
         assert_eq!(small.bytes(), 24_000_000);
         assert!(check(small, Some(1 << 30), "batch_size", "`batch_size`").is_ok());
-        let err = check(small, Some(20_000_000), "batch_size", "`batch_size`").unwrap_err().to_string();
+        let err = check(small, Some(23_000_000), "batch_size", "`batch_size`").unwrap_err().to_string();
         assert!(err.starts_with("batch_size: training would need about 0.0 GiB") && err.contains("Reduce `batch_size`"), "{err}");
         assert!(check(Footprint { params: u64::MAX, copies: 3, activations: 0 }, Some(1 << 40), "n_embd", "`n_embd`").is_err());
         assert!(check(small, None, "batch_size", "").is_ok(), "unknown memory: no refusal");
