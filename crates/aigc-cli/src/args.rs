@@ -15,19 +15,19 @@ fn choice<T>(field: &str, parsed: Result<T, String>) -> aigc::Result<T> {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "aigc", version, about = "A generative-AI workbench: train and sample GANs on your own images")]
+#[command(name = "aigc", version, about = "A generative-AI workbench: train and run GANs, VAEs, language and melody models on your own images, text and music")]
 pub struct Cli {
     /// Compute device: cpu (Flex), wgpu or cuda (the latter two need the cargo feature).
-    #[arg(long, global = true, default_value = "cpu")]
+    #[arg(long, global = true, default_value = "cpu", help_heading = "Global options")]
     pub device: String,
     /// More log output.
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = "Global options")]
     pub verbose: bool,
     /// Read data and weight files up to this many GiB (default 2 for data, 4 for weights).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub file_limit_gib: Option<u64>,
     /// Let a training job use this many GiB (default: what the machine has available).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub memory_limit_gib: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
@@ -53,11 +53,13 @@ pub enum Command {
     Sample(SampleArgs),
     /// List the runs under a folder.
     Runs {
+        /// The folder whose run directories are listed.
         #[arg(default_value = "runs")]
         dir: PathBuf,
     },
     /// The `aigc eval` results of every run under a folder, as a Markdown table.
     Report {
+        /// The folder whose runs' eval.json are tabled.
         #[arg(default_value = "runs")]
         dir: PathBuf,
     },
@@ -82,6 +84,13 @@ pub enum Command {
     Chat(ChatArgs),
     /// Compose a tune with a trained melody model: writes OUT.abc, OUT.mid and OUT.wav.
     Compose(ComposeArgs),
+    /// The data sets aigc knows by name: embedded, installed, and how to install the rest.
+    Data,
+    /// What a run is (family, architecture, data, steps, metrics, config) and the commands that fit it.
+    Info {
+        /// The run directory.
+        run: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -99,30 +108,32 @@ pub enum TrainCommand {
 /// Flags every training command has.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Network family: gan mlp (the article's) or dcgan (28, 32 or 64 px); vae mlp (784-400-20) or conv.
+    /// The networks (the choices are each model's own).
     #[arg(long)]
     pub arch: Option<String>,
     /// Class-conditional model (labelled data): `aigc sample --class K` then picks the class.
     #[arg(long)]
     pub conditional: bool,
     /// mnist (embedded digits), fashion-mnist (Debian package), faces-100 (embedded LFW faces), or
-    /// PATH (image folder, IDX folder or file).
+    /// PATH (image folder, IDX folder or file); `aigc data` lists them.
     #[arg(long)]
     pub data: Option<String>,
-    /// Side of the square images the data is resized to (default 28).
+    /// Side of the square images the data is resized to.
     #[arg(long)]
     pub image_size: Option<u32>,
     /// Optimisation steps (a GAN: generator updates).
     #[arg(long, conflicts_with = "epochs")]
     pub steps: Option<usize>,
-    /// Passes over the training set.
+    /// Passes over the training set (instead of --steps).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Images per batch.
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Learning rate (gan: 2e-4, 1e-4 for wgan-gp, 5e-5 for wgan; vae: 1e-3).
+    /// Learning rate.
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
+    /// Seed of the initial weights, the noise and the data order (the same seed repeats a run).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Steps between sample grids (a VAE also evaluates its held-out -ELBO there).
@@ -138,7 +149,7 @@ pub struct RunArgs {
 /// Where a training run goes and how it starts (every `train` command).
 #[derive(Args, Debug)]
 pub struct OutputArgs {
-    /// Run directory (default runs/MODEL-TIMESTAMP).
+    /// Run directory (default runs/MODEL-YYYYMMDD-HHMMSS).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the run in --out from its newest checkpoint.
@@ -150,6 +161,9 @@ pub struct OutputArgs {
     /// A TOML file with any of the config fields; flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Print the config this command would train with (all fields, as config.toml holds them) and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -196,20 +210,20 @@ macro_rules! apply_run_args {
 pub struct GanArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// r1 (non-saturating + R1 penalty, default), bce (plain non-saturating), hinge, wgan (weight
+    /// r1 (non-saturating + R1 penalty), bce (plain non-saturating), hinge, wgan (weight
     /// clipping, RMSProp, n_critic) or wgan-gp (gradient penalty, Adam, n_critic).
     #[arg(long)]
     pub loss: Option<String>,
-    /// R1 gradient-penalty weight (default 10 for r1, 0 otherwise; any loss may add it).
+    /// R1 gradient-penalty weight on real images (any loss may add it).
     #[arg(long, allow_negative_numbers = true)]
     pub r1_gamma: Option<f64>,
     /// DiffAugment (colour, translation, cutout) on real and generated images: for small data sets.
     #[arg(long)]
     pub diffaugment: bool,
-    /// Decay of the generator's weight average used for samples (0 = off; default 0.999).
+    /// Decay of the generator's weight average used for samples (0 = off).
     #[arg(long)]
     pub ema: Option<f64>,
-    /// dcgan critic normalisation: batch, layer or none (default batch; layer with a gradient penalty).
+    /// dcgan critic normalisation: batch, layer or none.
     #[arg(long)]
     pub critic_norm: Option<String>,
     /// Steps between evaluations (KID/FID/precision/recall into metrics.jsonl; keeps best/).
@@ -257,7 +271,7 @@ impl GanArgs {
 pub struct VaeArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// Dimension of z (default 20).
+    /// Dimension of z.
     #[arg(long)]
     pub latent_dim: Option<usize>,
 }
@@ -293,6 +307,9 @@ pub struct SampleArgs {
     /// Grid PNG to write (default RUN/sample-seedS.png).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Enlarge the grid (and each --individual image) this many times (nearest neighbour).
+    #[arg(long, default_value_t = 1)]
+    pub scale: u32,
     /// Also write each image as its own PNG into this folder.
     #[arg(long)]
     pub individual: Option<PathBuf>,
@@ -383,8 +400,10 @@ pub struct InpaintEvalArgs {
     /// Latent optimisation steps.
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
+    /// Seed of the random masks and of the latent starting points.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
 }
@@ -401,6 +420,7 @@ pub struct StyleArgs {
     /// Longer side of the images, in pixels.
     #[arg(long, default_value_t = 256)]
     pub size: u32,
+    /// Adam steps on the image's pixels.
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
     /// Weight of the (relative) content loss.
@@ -424,8 +444,10 @@ pub struct StyleArgs {
     /// Also write the image every N steps (OUT with the step number).
     #[arg(long)]
     pub every: Option<usize>,
+    /// The image to write (PNG).
     #[arg(long, default_value = "style.png")]
     pub out: PathBuf,
+    /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
 }
@@ -456,6 +478,7 @@ pub struct InpaintArgs {
     /// Latent optimisation steps.
     #[arg(long, default_value_t = 500)]
     pub steps: usize,
+    /// Seed of the latent starting points (or the VAE's posterior draws).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// The result grid: masked input, harmonic fill, then the completions.
@@ -479,6 +502,7 @@ pub enum FeaturesCommand {
         /// Train again even if a cached network exists.
         #[arg(long)]
         retrain: bool,
+        /// No progress bar.
         #[arg(long)]
         quiet: bool,
     },
@@ -486,43 +510,46 @@ pub enum FeaturesCommand {
 
 #[derive(Args, Debug)]
 pub struct TextArgs {
-    /// Model: gpt (nanoGPT's architecture), lstm or gru.
+    /// The network.
     #[arg(long)]
     pub arch: Option<String>,
-    /// shakespeare (embedded plays), tang-poems (embedded Tang poems), or PATH (a UTF-8 text
-    /// file or a folder of .txt files).
+    /// The training corpus: an embedded one or PATH (`aigc data` lists them).
     #[arg(long)]
     pub data: Option<String>,
-    /// Optimisation steps (default 2000).
+    /// Optimisation steps.
     #[arg(long)]
     pub steps: Option<usize>,
-    /// Sequences per batch (default 12).
+    /// Sequences per batch.
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Context window in characters (default 64).
+    /// Context window in tokens (GPT), training sequence length (LSTM, GRU).
     #[arg(long)]
     pub block_size: Option<usize>,
+    /// Layers (transformer blocks, or recurrent layers).
     #[arg(long)]
     pub n_layer: Option<usize>,
+    /// Attention heads per block (GPT).
     #[arg(long)]
     pub n_head: Option<usize>,
     /// Embedding width (GPT: the model width).
     #[arg(long)]
     pub n_embd: Option<usize>,
-    /// Hidden units per LSTM/GRU layer (default 512).
+    /// Hidden units per LSTM/GRU layer.
     #[arg(long)]
     pub hidden: Option<usize>,
+    /// Dropout probability between layers (0 = off).
     #[arg(long)]
     pub dropout: Option<f64>,
-    /// Peak learning rate (default 1e-3, cosine-decayed to a tenth).
+    /// Peak learning rate (after warm-up; cosine-decayed to a tenth).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Seed of the initial weights and of the batches (the same seed repeats a run).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Steps between train/validation loss estimates (default 250).
+    /// Steps between train/validation loss estimates (the best keeps best/).
     #[arg(long)]
     pub eval_every: Option<usize>,
-    /// Steps between checkpoints (default 500).
+    /// Steps between checkpoints.
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
     #[command(flatten)]
@@ -578,6 +605,7 @@ pub struct GenerateArgs {
     /// Text to continue (default: a newline).
     #[arg(long, default_value = "\n")]
     pub prompt: String,
+    /// Characters (tokens) to generate after the prompt.
     #[arg(long, default_value_t = 500)]
     pub max_tokens: usize,
     /// Number of samples (seeds seed, seed+1, ...).
@@ -593,7 +621,7 @@ pub struct GenerateArgs {
 pub struct MusicArgs {
     #[command(flatten)]
     pub lm: TextArgs,
-    /// Order of the Markov baseline (tokens of context plus one; default 5).
+    /// Order of the Markov baseline (tokens of context plus one).
     #[arg(long)]
     pub order: Option<usize>,
     /// Train on the tunes as written only (default: each tune in all twelve keys).
@@ -631,6 +659,7 @@ pub struct ComposeArgs {
     /// Meter: 6/8, 4/4 (or C), 3/4, 2/4, 9/8, ... (one the training tunes have).
     #[arg(long, default_value = "6/8")]
     pub meter: String,
+    /// Bars of the tune.
     #[arg(long, default_value_t = 16)]
     pub bars: usize,
     /// Opening notes in ABC (unit length an eighth), e.g. "GABc".
@@ -661,6 +690,7 @@ pub struct SamplingArgs {
     /// Sample from the smallest set of tokens whose probability reaches p (1 = all).
     #[arg(long, default_value_t = 1.0)]
     pub top_p: f64,
+    /// Seed of the sampling (the same seed gives the same text).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Use the checkpoint with the lowest validation loss instead of the newest.

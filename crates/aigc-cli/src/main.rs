@@ -4,6 +4,7 @@
 
 mod args;
 mod flags;
+mod help;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use aigc::run::{CheckpointChoice, RunDir};
 use aigc::service;
 use aigc::train::TrainOptions;
 use aigc::{AigcError, bench};
-use clap::Parser;
+use clap::FromArgMatches;
 
 use args::{BenchArgs, ChatArgs, Cli, Command, ComposeArgs, EvalArgs, FeaturesCommand, GanArgs, GenerateArgs, MusicArgs, OutputArgs, PoemArgs, SampleArgs, TextArgs, TrainCommand, VaeArgs};
 
@@ -43,11 +44,15 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL)
     };
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&help::command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let filter = if cli.verbose { "aigc=debug,info" } else { "aigc=info,warn" };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
+        .with_ansi(aigc::train::progress::colours())
         .without_time()
         .with_target(false)
         .init();
@@ -88,12 +93,14 @@ fn run(cli: Cli) -> aigc::Result<()> {
         Command::Features { command: FeaturesCommand::Train { data, image_size, retrain, quiet } } => {
             features_train(&data, image_size, retrain, quiet, device)
         }
+        Command::Data => data_sets(),
+        Command::Info { run } => info(&run),
     }
 }
 
 fn demo(out: &Path, quiet: bool, device: Device) -> aigc::Result<()> {
     let config = demo_config();
-    let out = out.join(format!("demo-{}", unix_time()));
+    let out = new_run_dir(out, "demo");
     eprintln!(
         "aigc demo: training the article's MLP GAN on the embedded MNIST digits ({} steps, batch {}) into {}",
         config.steps.unwrap_or_default(),
@@ -113,11 +120,20 @@ fn demo_config() -> gan::GanTrainConfig {
 
 const DEMO_STEPS: usize = 3000;
 
-fn unix_time() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+/// A new run's folder in `parent`: `PREFIX-YYYYMMDD-HHMMSS` in local time, with `-2`, `-3`, …
+/// when that name is taken.
+fn new_run_dir(parent: &Path, prefix: &str) -> PathBuf {
+    let base = format!("{prefix}-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"));
+    let mut path = parent.join(&base);
+    let mut n = 1;
+    while path.exists() {
+        n += 1;
+        path = parent.join(format!("{base}-{n}"));
+    }
+    path
 }
 
-/// Where a training command writes (`--out`, default runs/FAMILY-TIMESTAMP) and its config: the
+/// Where a training command writes (`--out`, default runs/FAMILY-YYYYMMDD-HHMMSS) and its config: the
 /// resumed run's own (`saved`), else `defaults`; then a `--config` file; the flags come after.
 fn start<T: serde::Serialize + serde::de::DeserializeOwned>(
     output: &OutputArgs,
@@ -126,7 +142,7 @@ fn start<T: serde::Serialize + serde::de::DeserializeOwned>(
     defaults: T,
     device: Device,
 ) -> aigc::Result<(PathBuf, T, TrainOptions)> {
-    let out = output.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{family}-{}", unix_time())));
+    let out = output.out.clone().unwrap_or_else(|| new_run_dir(Path::new("runs"), family));
     let run = RunDir::new(&out);
     let mut config = if output.resume && run.exists() { saved(&run)? } else { defaults };
     if let Some(file) = &output.config {
@@ -136,9 +152,21 @@ fn start<T: serde::Serialize + serde::de::DeserializeOwned>(
     Ok((out, config, options))
 }
 
+/// `--print-config`: the config as the run's `config.toml` would hold it. True when printed
+/// (the command ends there).
+fn print_config<T: serde::Serialize>(output: &OutputArgs, family: &str, config: &T, unset: &[(&str, &str)]) -> aigc::Result<bool> {
+    if output.print_config {
+        print!("{}", aigc::run::Manifest::new(family, config)?.explain(unset).to_toml());
+    }
+    Ok(output.print_config)
+}
+
 fn train_gan(args: GanArgs, device: Device) -> aigc::Result<()> {
     let (out, mut config, options) = start(&args.run.output, gan::NAME, gan::saved_config, gan::GanTrainConfig::new(), device)?;
     args.apply(&mut config)?;
+    if print_config(&args.run.output, gan::NAME, &config, gan::UNSET)? {
+        return Ok(());
+    }
     print_gan_outcome(&gan::train(&config, &out, &options)?);
     Ok(())
 }
@@ -151,12 +179,24 @@ fn print_gan_outcome(outcome: &aigc::train::TrainOutcome<gan::GanMetrics, gan::E
     println!("run:      {}", outcome.run.root().display());
     println!("samples:  {}", outcome.run.final_samples().display());
     println!("losses:   {}", outcome.run.loss_plot().display());
-    println!("sample more: aigc sample --run {} --n 64 --seed 1", outcome.run.root().display());
+    print_next_commands(outcome.run.root());
+}
+
+/// What to try next with a trained run, chosen for its family and data.
+fn print_next_commands(run: &Path) {
+    let Ok(Some(info)) = service::runs::summarize(run).map(|s| s.and_then(|s| s.info)) else { return };
+    println!("next:");
+    for s in service::runs::suggested_commands(&info) {
+        println!("  {:<64} # {}", s.command, s.what);
+    }
 }
 
 fn train_vae(args: VaeArgs, device: Device) -> aigc::Result<()> {
     let (out, mut config, options) = start(&args.run.output, vae::NAME, vae::saved_config, vae::VaeTrainConfig::new(), device)?;
     args.apply(&mut config)?;
+    if print_config(&args.run.output, vae::NAME, &config, vae::UNSET)? {
+        return Ok(());
+    }
     let outcome = vae::train(&config, &out, &options)?;
     let run = &outcome.run;
     if let Some(h) = run.metrics().read::<vae::HeldoutElbo>()?.last() {
@@ -170,13 +210,16 @@ fn train_vae(args: VaeArgs, device: Device) -> aigc::Result<()> {
     println!("prior samples:   {}", run.final_samples().display());
     println!("reconstructions: {}", run.reconstructions().display());
     println!("losses:          {}", run.loss_plot().display());
-    println!("interpolate:     aigc sample --run {} --interpolate", run.root().display());
+    print_next_commands(run.root());
     Ok(())
 }
 
 fn train_text(args: TextArgs, device: Device) -> aigc::Result<()> {
     let (out, mut config, options) = start(&args.output, lm::NAME, lm::saved_config, lm::TextTrainConfig::new(), device)?;
     args.apply(&mut config)?;
+    if print_config(&args.output, lm::NAME, &config, lm::UNSET)? {
+        return Ok(());
+    }
     let outcome = lm::train(&config, &out, &options)?;
     if let Some(e) = &outcome.last_eval {
         println!("step {}: train loss {:.4}, validation loss {:.4} nats/char ({:.3} bits/char)", e.step, e.train_loss, e.val_loss, e.val_bpc);
@@ -186,13 +229,16 @@ fn train_text(args: TextArgs, device: Device) -> aigc::Result<()> {
     }
     println!("trained {} steps in {:.0} s", outcome.steps, outcome.elapsed_s);
     println!("run:      {}", outcome.run.root().display());
-    println!("generate: aigc generate --run {} --prompt \"ROMEO:\"", outcome.run.root().display());
+    print_next_commands(outcome.run.root());
     Ok(())
 }
 
 fn train_music(args: MusicArgs, device: Device) -> aigc::Result<()> {
     let (out, mut config, options) = start(&args.lm.output, music::NAME, music::saved_config, music::MusicTrainConfig::default(), device)?;
     args.apply(&mut config)?;
+    if print_config(&args.lm.output, music::NAME, &config, lm::UNSET)? {
+        return Ok(());
+    }
     let summary = music::train(&config, &out, &options)?;
     println!(
         "{} tunes read, {} skipped; held-out NLL per event ({} tunes, {} events): {} {:.3} nats, Markov order {} {:.3} nats",
@@ -206,7 +252,7 @@ fn train_music(args: MusicArgs, device: Device) -> aigc::Result<()> {
         summary.markov_nll_per_event
     );
     println!("run:     {}", out.display());
-    println!("compose: aigc compose --run {} --key G --meter 6/8 --bars 16 --out tune", out.display());
+    print_next_commands(&out);
     Ok(())
 }
 
@@ -270,7 +316,8 @@ fn eval_inpaint(args: &args::InpaintEvalArgs, device: Device) -> aigc::Result<()
     println!("| mask | method | PSNR in hole (dB) | SSIM in hole | KID | time |");
     println!("|---|---|---|---|---|---|");
     for r in &rows {
-        println!("| {} | {} | {:.2} | {:.3} | {:.4} ± {:.4} | {:.1} s |", r.mask, r.method, r.psnr, r.ssim, r.kid, r.kid_std, r.seconds);
+        let kid = r.kid_std.map_or_else(|| format!("{:.4}", r.kid), |std| format!("{:.4} ± {std:.4}", r.kid));
+        println!("| {} | {} | {:.2} | {:.3} | {kid} | {:.1} s |", r.mask, r.method, r.psnr, r.ssim, r.seconds);
     }
     println!("eval: {}", RunDir::new(&args.run).inpaint_eval().display());
     Ok(())
@@ -428,7 +475,7 @@ fn sample(args: SampleArgs, device: Device) -> aigc::Result<()> {
     let images = service::images::images(&request, &device)?;
     let name = if images.interpolation { "interpolation" } else { "sample" };
     let out = args.out.clone().unwrap_or_else(|| args.run.join(format!("{name}-seed{}.png", args.seed)));
-    write_atomic(&out, &images.grid_png())?;
+    write_atomic(&out, &images.grid_png_scaled(args.scale))?;
     println!("grid: {}", out.display());
     if let Some(gif) = images.animation_gif()? {
         let path = out.with_extension("gif");
@@ -436,7 +483,7 @@ fn sample(args: SampleArgs, device: Device) -> aigc::Result<()> {
         println!("animation: {}", path.display());
     }
     if let Some(dir) = &args.individual {
-        for (i, png) in images.pngs().iter().enumerate() {
+        for (i, png) in images.pngs(args.scale).iter().enumerate() {
             write_atomic(&dir.join(format!("{i:04}.png")), png)?;
         }
         println!("images: {}/", dir.display());
@@ -455,7 +502,11 @@ fn runs(dir: &Path) -> aigc::Result<()> {
         let losses: Vec<String> = s.last_losses.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
         let best = s.best_metric.map(|(k, v)| format!("{k} {v:.4}")).unwrap_or_else(|| "-".into());
         let step = s.step.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-        let family = s.info.as_ref().map_or_else(|| "?".to_string(), |info| format!("{} {}", info.family, info.arch));
+        let family = match (&s.info, &s.baseline) {
+            (Some(info), _) => format!("{} {}", info.family, info.arch),
+            (None, Some(kind)) => format!("baseline {kind}"),
+            (None, None) => "?".to_string(),
+        };
         println!("{:<40} {:<14} {:>8}  {:<34} {}", s.path.display(), family, step, losses.join(", "), best);
         if let Some(problem) = &s.problem {
             println!("    {problem}");
@@ -538,4 +589,80 @@ fn features_train(data: &str, image_size: u32, retrain: bool, quiet: bool, devic
     );
     println!("cached in {}", cache_dir().join("features").display());
     Ok(())
+}
+
+fn data_sets() -> aigc::Result<()> {
+    use aigc::data::catalog::{Kind, catalog};
+    let sets = catalog();
+    for (kind, heading) in [
+        (Kind::Images, "images (train gan, train vae, eval; or --data FOLDER of PNG/JPEG, or an IDX file)"),
+        (Kind::Text, "text (train text; or --data FILE.txt)"),
+        (Kind::Music, "music (train music; or --data FILE.abc or a folder of .abc files)"),
+        (Kind::Pictures, "pictures (style --content / --style; or any PNG/JPEG file)"),
+    ] {
+        println!("{heading}:");
+        for d in sets.iter().filter(|d| d.kind == kind) {
+            let state = match (d.available, d.install) {
+                (true, None) => "embedded".to_string(),
+                (true, Some(_)) => "installed".to_string(),
+                (false, Some(how)) => format!("not installed: {how}"),
+                (false, None) => "unavailable".to_string(),
+            };
+            println!("  {:<14} {}  [{state}]", d.name, d.about);
+        }
+    }
+    println!("sources and licences: data/SOURCES.md");
+    Ok(())
+}
+
+fn info(run: &Path) -> aigc::Result<()> {
+    let description = service::runs::describe(run)?;
+    let s = &description.summary;
+    println!("run:      {}", s.path.display());
+    match (&s.info, &s.baseline) {
+        (Some(info), _) => {
+            println!("family:   {} ({})", info.family, info.arch);
+            let size = info.image_size.map(|px| format!(" at {px} px")).unwrap_or_default();
+            println!("data:     {}{size}", info.data);
+            let step = info.step.map_or_else(|| "no checkpoint yet".to_string(), |s| format!("step {s}"));
+            println!("trained:  {step}");
+        }
+        (None, Some(kind)) => println!("baseline: {kind} (an `aigc eval --baseline` report, not a trained run)"),
+        (None, None) => {}
+    }
+    if let Some(problem) = &s.problem {
+        println!("problem:  {problem}");
+    }
+    for record in &description.last_records {
+        println!("logged:   {}", compact_record(record));
+    }
+    if let Some((name, value)) = &s.best_metric {
+        println!("best:     {name} {value:.4}");
+    }
+    if !description.config.is_empty() {
+        println!("config ({}):", RunDir::new(run).config().display());
+        for line in description.config.lines().filter(|l| !l.trim().is_empty()) {
+            println!("  {line}");
+        }
+    }
+    if !description.commands.is_empty() {
+        println!("commands that fit it:");
+        for c in &description.commands {
+            println!("  {:<64} # {}", c.command, c.what);
+        }
+    }
+    Ok(())
+}
+
+/// A metrics record as `key value` pairs, numbers rounded to four significant decimals.
+fn compact_record(record: &serde_json::Value) -> String {
+    let Some(fields) = record.as_object() else { return record.to_string() };
+    fields
+        .iter()
+        .map(|(k, v)| match v.as_f64() {
+            Some(x) if v.is_f64() => format!("{k} {x:.4}"),
+            _ => format!("{k} {v}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -50,6 +50,12 @@ impl<'a> Chat<'a> {
         seed: u64,
     ) -> Result<Self> {
         let (user, bot) = (user.trim().to_uppercase(), bot.trim().to_uppercase());
+        if corpus_speakers.is_empty() {
+            return Err(AigcError::invalid(
+                "run",
+                "its training text has no speakers (`NAME:` lines between blank lines, as in shakespeare); chat needs a play-formatted corpus, use `aigc generate` (or `aigc poem` for tang-poems) instead",
+            ));
+        }
         for (field, name) in [("user", &user), ("bot", &bot)] {
             if !corpus_speakers.contains_key(name) {
                 let mut common: Vec<(&String, &usize)> = corpus_speakers.iter().collect();
@@ -109,5 +115,6 @@ mod tests {
         assert_eq!(s.get("ROMEO"), Some(&2));
         assert_eq!(s.get("JULIET"), Some(&1));
         assert_eq!(s.len(), 2);
+        assert!(speakers("床前明月光，疑是地上霜。\n舉頭望明月，低頭思故鄉。\n").is_empty());
     }
 }

@@ -52,7 +52,8 @@ pub fn load_picture(name_or_path: &str, field: &str) -> Result<DynamicImage> {
     }
     let path = Path::new(name_or_path);
     if !path.exists() {
-        return Err(AigcError::Missing { path: path.into(), hint: format!(" (`{field}` takes {EMBEDDED_PICTURES} or an image file)") });
+        let guess = crate::data::catalog::did_you_mean(name_or_path, crate::data::catalog::Kind::Pictures);
+        return Err(AigcError::Missing { path: path.into(), hint: format!(" (`{field}` takes {EMBEDDED_PICTURES} or an image file){guess}") });
     }
     crate::data::folder::read_picture(path)
 }

@@ -2,6 +2,7 @@
 //! embedded digits; text corpora ([`text`]) and tune collections ([`music`]). Every loader returns an [`ImageDataset`] of 8-bit pixels; models see floats in
 //! [-1, 1] through [`ImageDataset::batch`].
 
+pub mod catalog;
 pub mod embedded;
 pub mod folder;
 pub mod idx;
@@ -167,6 +168,16 @@ pub(crate) fn files_under(root: &std::path::Path, keep: impl Fn(&std::path::Path
     }
     files.sort();
     Ok(files)
+}
+
+/// `data` as an absolute path when it names an existing file or folder, so a run's config works
+/// from any directory; names of known data sets (and paths that do not exist) stay as they are.
+pub fn absolute(data: &str) -> String {
+    let path = std::path::Path::new(data);
+    if catalog::catalog().iter().any(|d| d.name == data) || !path.exists() {
+        return data.to_string();
+    }
+    std::fs::canonicalize(path).map_or_else(|_| data.to_string(), |p| p.to_string_lossy().into_owned())
 }
 
 /// The most pixel bytes a data set may hold in memory (its images at the requested size).

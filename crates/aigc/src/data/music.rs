@@ -142,7 +142,10 @@ fn music_files(path: &Path) -> Result<Vec<PathBuf>> {
     if !path.is_dir() {
         return Err(AigcError::Missing {
             path: path.into(),
-            hint: format!(" (`data` takes {EMBEDDED_MUSIC}, an .abc or .mid file, or a folder of them)"),
+            hint: format!(
+                " (`data` takes {EMBEDDED_MUSIC}, an .abc or .mid file, or a folder of them){}",
+                super::catalog::did_you_mean(&path.to_string_lossy(), super::catalog::Kind::Music)
+            ),
         });
     }
     let files = super::files_under(path, is_music)?;

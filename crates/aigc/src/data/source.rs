@@ -78,7 +78,10 @@ fn load_path(path: &Path, image_size: u32) -> Result<DataSplits> {
     if !path.exists() {
         return Err(AigcError::Missing {
             path: path.to_path_buf(),
-            hint: " (`data` expects mnist, fashion-mnist, a folder of images or IDX files, or an IDX file)".into(),
+            hint: format!(
+                " (`data` expects mnist, fashion-mnist, faces-100, a folder of images or IDX files, or an IDX file){}",
+                super::catalog::did_you_mean(&path.to_string_lossy(), super::catalog::Kind::Images)
+            ),
         });
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());

@@ -134,7 +134,10 @@ fn read_path(path: &Path) -> Result<String> {
     if !path.is_dir() {
         return Err(AigcError::Missing {
             path: path.into(),
-            hint: format!(" (`data` takes {EMBEDDED_CORPORA}, a UTF-8 text file, or a folder of .txt files)"),
+            hint: format!(
+                " (`data` takes {EMBEDDED_CORPORA}, a UTF-8 text file, or a folder of .txt files){}",
+                super::catalog::did_you_mean(&path.to_string_lossy(), super::catalog::Kind::Text)
+            ),
         });
     }
     let files = super::files_under(path, |p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt")))?;

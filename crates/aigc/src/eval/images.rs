@@ -91,23 +91,27 @@ pub struct SetComparison {
     /// Predicted class of each generated image (when the extractor classifies).
     #[serde(skip)]
     pub predicted: Vec<usize>,
+    /// What makes these numbers less trustworthy than they look (too few images).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
+
+/// Below this many images in either set, FID (biased upward at small n) and KID (noisy) are
+/// reported with a warning: they rank only large differences.
+pub const MIN_RELIABLE_IMAGES: usize = 100;
 
 impl SetComparison {
     /// One line: every number with its sample count.
     pub fn summary(&self) -> String {
-        let is = self.inception_score.map(|e| format!(", IS {:.2} ± {:.2}", e.mean, e.std)).unwrap_or_default();
+        let is = self.inception_score.map(|e| format!(", IS {}", e.show(2))).unwrap_or_default();
+        let kid = match self.kid.error() {
+            Some(_) => format!("{} (subsets of {})", self.kid.show(4), self.kid.n),
+            None => self.kid.show(4),
+        };
+        let warnings: String = self.warnings.iter().map(|w| format!("; WARNING: {w}")).collect();
         format!(
-            "FID {:.2} (n={} vs {} real), KID {:.4} ± {:.4} (subsets of {}), precision {:.3}, recall {:.3} (n={}){is}",
-            self.fid,
-            self.generated,
-            self.real,
-            self.kid.mean,
-            self.kid.std,
-            self.kid.n,
-            self.precision,
-            self.recall,
-            self.precision_recall_n
+            "FID {:.2} (n={} vs {} real), KID {kid}, precision {:.3}, recall {:.3} (n={}){is}{warnings}",
+            self.fid, self.generated, self.real, self.precision, self.recall, self.precision_recall_n
         )
     }
 }
@@ -130,6 +134,17 @@ pub fn compare_with_real_features(
     let equal: Vec<usize> = (0..fake_features.n.min(real_features.n)).collect();
     let (precision, recall) = precision_recall(&real_features.select(&equal), &fake_features.select(&equal), 3);
     let probs = extractor.class_probabilities(generated);
+    let fewest = fake_features.n.min(real_features.n);
+    let warnings = if fewest < MIN_RELIABLE_IMAGES {
+        let warning = format!(
+            "only {} generated and {} real images: below {MIN_RELIABLE_IMAGES}, FID is biased upward and KID is noisy, so they rank only large differences",
+            fake_features.n, real_features.n
+        );
+        tracing::warn!("{warning}");
+        vec![warning]
+    } else {
+        Vec::new()
+    };
     SetComparison {
         features: extractor.name(),
         generated: fake_features.n,
@@ -142,6 +157,7 @@ pub fn compare_with_real_features(
         precision_recall_n: equal.len(),
         inception_score: probs.as_ref().map(|p| inception_score(p, 10)),
         predicted: probs.map(|p| p.rows().map(argmax).collect()).unwrap_or_default(),
+        warnings,
     }
 }
 

@@ -23,6 +23,25 @@ pub struct Estimate {
     pub std: f64,
     /// Samples per set that went into the estimate.
     pub n: usize,
+    /// Distinct repetitions (subsets, splits); 1 when the sets were no larger than a subset, so
+    /// that every repetition would have been the same. 0 in reports written before it was kept.
+    #[serde(default)]
+    pub repetitions: usize,
+}
+
+impl Estimate {
+    /// The spread over repetitions, when there was more than one.
+    pub fn error(&self) -> Option<f64> {
+        (self.repetitions != 1).then_some(self.std)
+    }
+
+    /// `mean ± std`, or `mean (one subset of n)` when a spread cannot be told.
+    pub fn show(&self, decimals: usize) -> String {
+        match self.error() {
+            Some(std) => format!("{:.decimals$} ± {std:.decimals$}", self.mean),
+            None => format!("{:.decimals$} (one subset of {}: no error estimate)", self.mean, self.n),
+        }
+    }
 }
 
 /// Mean and (unbiased) covariance of a feature set.
@@ -90,8 +109,10 @@ pub fn mmd2_unbiased(a: &Features, b: &Features) -> f64 {
 /// set), seeded.
 pub fn kid(a: &Features, b: &Features, subsets: usize, subset_size: usize, seed: u64) -> Estimate {
     let size = subset_size.min(a.n).min(b.n).max(2);
+    // Subsets as large as both sets are the sets themselves: one value, no spread.
+    let subsets = if size >= a.n && size >= b.n { 1 } else { subsets.max(1) };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let values: Vec<f64> = (0..subsets.max(1))
+    let values: Vec<f64> = (0..subsets)
         .map(|_| {
             let ia = sample(&mut rng, a.n, size).into_vec();
             let ib = sample(&mut rng, b.n, size).into_vec();
@@ -99,7 +120,7 @@ pub fn kid(a: &Features, b: &Features, subsets: usize, subset_size: usize, seed:
         })
         .collect();
     let (mean, std) = mean_std(&values);
-    Estimate { mean, std, n: size }
+    Estimate { mean, std, n: size, repetitions: subsets }
 }
 
 fn mean_std(values: &[f64]) -> (f64, f64) {
@@ -156,7 +177,7 @@ pub fn inception_score(probs: &Features, splits: usize) -> Estimate {
         })
         .collect();
     let (mean, std) = mean_std(&scores);
-    Estimate { mean, std, n: per * splits }
+    Estimate { mean, std, n: per * splits, repetitions: splits }
 }
 
 /// Which classes generated samples fall in, against the data's class distribution.

@@ -37,6 +37,14 @@ pub fn grid_image(values: &[f32], shape: ImageShape, cols: usize) -> DynamicImag
     if shape.channels >= 3 { DynamicImage::ImageRgb8(rgb) } else { DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb).to_luma8()) }
 }
 
+/// `image` enlarged `scale` times (nearest neighbour: pixels stay sharp squares).
+pub fn enlarged(image: DynamicImage, scale: u32) -> DynamicImage {
+    match scale {
+        0 | 1 => image,
+        k => image.resize_exact(image.width() * k, image.height() * k, image::imageops::FilterType::Nearest),
+    }
+}
+
 /// An image as PNG bytes.
 pub fn png_bytes(image: &DynamicImage) -> Vec<u8> {
     let mut bytes = Vec::new();
@@ -54,24 +62,23 @@ pub fn save_grid(values: &[f32], shape: ImageShape, cols: usize, path: &Path) ->
     write_atomic(path, &grid_png(values, shape, cols))
 }
 
-/// Each image of `values` as PNG bytes, at its own size.
-pub fn image_pngs(values: &[f32], shape: ImageShape) -> Vec<Vec<u8>> {
+/// One image (CHW values in [-1, 1]) at its own size, without a border.
+pub fn single_image(image: &[f32], shape: ImageShape) -> DynamicImage {
     let (h, w) = (shape.height as u32, shape.width as u32);
     let plane = (h * w) as usize;
-    values
-        .chunks_exact(shape.len())
-        .map(|image| {
-            let img = if shape.channels >= 3 {
-                DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
-                    let at = (y * w + x) as usize;
-                    image::Rgb([to_u8(image[at]), to_u8(image[plane + at]), to_u8(image[2 * plane + at])])
-                }))
-            } else {
-                DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| image::Luma([to_u8(image[(y * w + x) as usize])])))
-            };
-            png_bytes(&img)
-        })
-        .collect()
+    if shape.channels >= 3 {
+        DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+            let at = (y * w + x) as usize;
+            image::Rgb([to_u8(image[at]), to_u8(image[plane + at]), to_u8(image[2 * plane + at])])
+        }))
+    } else {
+        DynamicImage::ImageLuma8(GrayImage::from_fn(w, h, |x, y| image::Luma([to_u8(image[(y * w + x) as usize])])))
+    }
+}
+
+/// Each image of `values` as PNG bytes, at its own size.
+pub fn image_pngs(values: &[f32], shape: ImageShape) -> Vec<Vec<u8>> {
+    values.chunks_exact(shape.len()).map(|image| png_bytes(&single_image(image, shape))).collect()
 }
 
 /// An animated GIF (looping, 0.12 s per frame) of single images, each enlarged `scale` times.

@@ -27,6 +27,9 @@ pub struct Manifest {
     pub legacy_model: Option<String>,
     /// Every other key.
     pub config: toml::Table,
+    /// Optional fields the config leaves unset (TOML cannot write "none") and what that means:
+    /// `to_toml` lists them as comments, so the file still names every field.
+    pub unset: Vec<(String, String)>,
 }
 
 impl Manifest {
@@ -35,19 +38,32 @@ impl Manifest {
     /// the field that cannot be written.
     pub fn new<T: Serialize>(family: &str, config: &T) -> Result<Self> {
         let unwritable = |field: &str, why: &dyn std::fmt::Display| AigcError::invalid(field, format!("cannot be written to config.toml: {why}"));
+        let mut unset = Vec::new();
         if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(config) {
-            for (field, value) in fields.iter().filter(|(_, v)| !v.is_null()) {
-                toml::Value::try_from(value).map_err(|e| unwritable(field, &e))?;
+            for (field, value) in &fields {
+                match value {
+                    serde_json::Value::Null => unset.push((field.clone(), "its default follows from the other settings".to_string())),
+                    value => toml::Value::try_from(value).map(|_| ()).map_err(|e| unwritable(field, &e))?,
+                }
             }
         }
         let table = toml::Table::try_from(config).map_err(|e| unwritable("config", &e))?;
-        let manifest = Self { family: Some(family.into()), legacy_model: None, config: table };
-        let text = manifest.to_toml();
-        let back = Self::parse(&text, Path::new("config.toml"))?;
-        if back.to_toml() != text {
+        let manifest = Self { family: Some(family.into()), legacy_model: None, config: table, unset };
+        let back = Self::parse(&manifest.to_toml(), Path::new("config.toml"))?;
+        if back.family != manifest.family || back.config != manifest.config {
             return Err(unwritable("config", &"it does not read back as written"));
         }
         Ok(manifest)
+    }
+
+    /// Says what each unset field in `meanings` (field, meaning) stands for, in `to_toml`.
+    pub fn explain(mut self, meanings: &[(&str, &str)]) -> Self {
+        for (field, meaning) in &mut self.unset {
+            if let Some((_, m)) = meanings.iter().find(|(f, _)| f == field) {
+                *meaning = m.to_string();
+            }
+        }
+        self
     }
 
     /// Reads a manifest (or any config file) from `path`.
@@ -67,7 +83,7 @@ impl Manifest {
         };
         let family = take(FAMILY_KEY)?;
         let legacy_model = take(LEGACY_FAMILY_KEY)?;
-        Ok(Self { family, legacy_model, config })
+        Ok(Self { family, legacy_model, config, unset: Vec::new() })
     }
 
     /// The manifest as TOML: the family first, then the config.
@@ -77,6 +93,9 @@ impl Manifest {
             text.push_str(&format!("{FAMILY_KEY} = {}\n", toml::Value::String(family.clone())));
         }
         text.push_str(&toml::to_string_pretty(&self.config).unwrap_or_default());
+        for (field, meaning) in &self.unset {
+            text.push_str(&format!("# {field} is unset: {meaning}\n"));
+        }
         text
     }
 
@@ -109,7 +128,9 @@ fn merge<T: Serialize + DeserializeOwned>(file: &toml::Table, defaults: &T, path
     known.sort();
     for (key, value) in file {
         if !known.contains(key) {
-            return Err(bad(format!("unknown key {key:?}; known keys: {}", known.join(", "))));
+            let nearest = known.iter().map(|k| (strsim::damerau_levenshtein(key, k), k)).filter(|(d, k)| *d <= 2 && *d < k.len()).min();
+            let hint = nearest.map(|(_, k)| format!(" (did you mean {k}?)")).unwrap_or_default();
+            return Err(bad(format!("unknown key {key:?}{hint}; known keys: {}", known.join(", "))));
         }
         merged.insert(key.clone(), value.clone());
     }

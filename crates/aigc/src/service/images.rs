@@ -51,12 +51,20 @@ impl Images {
 
     /// The images tiled into one PNG.
     pub fn grid_png(&self) -> Vec<u8> {
-        report::grid_png(&self.values, self.shape, self.cols)
+        self.grid_png_scaled(1)
     }
 
-    /// Each image as its own PNG.
-    pub fn pngs(&self) -> Vec<Vec<u8>> {
-        report::image_pngs(&self.values, self.shape)
+    /// The grid enlarged `scale` times (nearest neighbour).
+    pub fn grid_png_scaled(&self, scale: u32) -> Vec<u8> {
+        report::png_bytes(&report::grid::enlarged(report::grid_image(&self.values, self.shape, self.cols), scale))
+    }
+
+    /// Each image as its own PNG (enlarged `scale` times).
+    pub fn pngs(&self, scale: u32) -> Vec<Vec<u8>> {
+        self.values
+            .chunks_exact(self.shape.len())
+            .map(|image| report::png_bytes(&report::grid::enlarged(report::grid::single_image(image, self.shape), scale)))
+            .collect()
     }
 
     /// For an interpolation: the first strip, forwards and back, as an animated GIF.

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::progress::{println_above, progress_bar};
+use super::progress::progress_bar;
 use crate::error::{AigcError, Result};
 use crate::run::{Checkpoints, Manifest, RunDir, TrainState};
 
@@ -191,7 +191,7 @@ pub fn fit<T: Trainer>(
         {
             metrics.append(&evaluation.record)?;
             if let Some(line) = &evaluation.line {
-                println_above(&bar, options.quiet, line);
+                bar.println(line);
             }
             if let Some(score) = evaluation.score
                 && best.is_none_or(|b| score < b)

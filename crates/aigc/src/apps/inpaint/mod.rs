@@ -123,7 +123,8 @@ pub struct InpaintRow {
     /// KID of the completed images against other held-out images (same feature network as
     /// `aigc eval`).
     pub kid: f64,
-    pub kid_std: f64,
+    /// `None` with a single KID subset (see [`crate::eval::metrics::Estimate::error`]).
+    pub kid_std: Option<f64>,
     pub seconds: f64,
 }
 
@@ -173,8 +174,8 @@ pub fn evaluate_inpainting(
             let psnr = pairs().map(|((x, c), m)| psnr_in_hole(x, c, m)).sum::<f64>() / n as f64;
             let ssim = pairs().map(|((x, c), m)| ssim_in_hole(x, c, m)).sum::<f64>() / n as f64;
             let k = kid(&real, &extractor.features(&completed), 100, n.min(1000), settings.seed);
-            let row = InpaintRow { mask: kind.name().into(), method: method.into(), images: n, psnr, ssim, kid: k.mean, kid_std: k.std, seconds };
-            tracing::info!("{} / {}: PSNR {:.2} dB, SSIM {:.3}, KID {:.4} ± {:.4} ({:.1} s)", row.mask, row.method, row.psnr, row.ssim, row.kid, row.kid_std, seconds);
+            let row = InpaintRow { mask: kind.name().into(), method: method.into(), images: n, psnr, ssim, kid: k.mean, kid_std: k.error(), seconds };
+            tracing::info!("{} / {}: PSNR {:.2} dB, SSIM {:.3}, KID {} ({:.1} s)", row.mask, row.method, row.psnr, row.ssim, k.show(4), seconds);
             rows.push(row);
         }
         columns.push(images[..shown * dim].to_vec());

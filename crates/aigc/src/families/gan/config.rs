@@ -99,6 +99,18 @@ pub struct GanTrainConfig {
 /// Default number of steps when neither `steps` nor `epochs` is given.
 pub const DEFAULT_STEPS: usize = 3000;
 
+/// What each optional field means when unset (for `config.toml` and `--help`).
+pub const UNSET: &[(&str, &str)] = &[
+    ("steps", "3000 steps unless epochs is set"),
+    ("epochs", "steps decides"),
+    ("lr", "2e-4 (Adam); 1e-4 for wgan-gp, 5e-5 (RMSProp) for wgan"),
+    ("beta1", "0.5; 0 for wgan-gp"),
+    ("beta2", "0.999; 0.9 for wgan-gp"),
+    ("r1_gamma", "10 for r1, 0 for the other losses"),
+    ("critic_norm", "batch; layer with a gradient penalty"),
+    ("eval_every", "off"),
+];
+
 impl GanTrainConfig {
     pub fn learning_rate(&self) -> f64 {
         self.lr.unwrap_or(match self.loss {

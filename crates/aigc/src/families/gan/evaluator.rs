@@ -18,7 +18,9 @@ use crate::sample::latent::{Generator, generate_many};
 pub struct EvalMetrics {
     pub step: usize,
     pub kid: f64,
-    pub kid_std: f64,
+    /// The spread over KID's subsets; `None` when there was one subset (as many generated as
+    /// held-out images, at most 1,000 of each).
+    pub kid_std: Option<f64>,
     pub fid: f64,
     pub precision: f64,
     pub recall: f64,
@@ -47,6 +49,6 @@ impl TrainingEvaluator {
     pub fn evaluate<G: Generator>(&self, generator: &G, step: usize, device: &Device) -> EvalMetrics {
         let generated = generate_many(generator, self.samples, self.seed, SampleLabels::Balanced, device);
         let c = compare_with_real_features(&self.extractor, &self.real, &generated, self.seed);
-        EvalMetrics { step, kid: c.kid.mean, kid_std: c.kid.std, fid: c.fid, precision: c.precision, recall: c.recall, samples: c.generated }
+        EvalMetrics { step, kid: c.kid.mean, kid_std: c.kid.error(), fid: c.fid, precision: c.precision, recall: c.recall, samples: c.generated }
     }
 }

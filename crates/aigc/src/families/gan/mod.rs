@@ -21,7 +21,7 @@ use std::path::Path;
 
 pub use run::saved_config;
 
-pub use config::{DEFAULT_STEPS, GanArch, GanTrainConfig};
+pub use config::{DEFAULT_STEPS, GanArch, GanTrainConfig, UNSET};
 pub use critic::CriticNorm;
 pub use dcgan::{DCGAN_SIZES, DcganConfig, DcganDiscriminator, DcganGenerator};
 pub use evaluator::EvalMetrics;
@@ -46,7 +46,8 @@ pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Unmarked, open: 
 /// Trains a GAN into the run directory `out`.
 pub fn train(config: &GanTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<GanMetrics, EvalMetrics>> {
     config.validate()?;
-    let manifest = Manifest::new(NAME, config)?;
+    let config = &config.clone().with_data(crate::data::absolute(&config.data));
+    let manifest = Manifest::new(NAME, config)?.explain(UNSET);
     let data = load_training_images(&config.data, config.image_size, config.conditional, "GAN")?;
     let footprint = networks::footprint(config, data.train.shape, data.train.class_names.len(), data.train.len())?;
     let field = match footprint.params * 5 > footprint.activations * 2 {

@@ -285,7 +285,8 @@ impl<G: Generator, D: Discriminator> Trainer for GanTrainer<G, D> {
     fn evaluate(&mut self, step: usize) -> Result<Option<Evaluation<EvalMetrics>>> {
         let Some(evaluator) = &self.evaluator else { return Ok(None) };
         let m = evaluator.evaluate(self.sampling_generator(), step, &self.device.clone().inner());
-        let line = format!("step {step}: KID {:.4} ± {:.4}, FID {:.2}, precision {:.3}, recall {:.3}", m.kid, m.kid_std, m.fid, m.precision, m.recall);
+        let kid = m.kid_std.map_or_else(|| format!("{:.4}", m.kid), |std| format!("{:.4} ± {std:.4}", m.kid));
+        let line = format!("step {step}: KID {kid}, FID {:.2}, precision {:.3}, recall {:.3}", m.fid, m.precision, m.recall);
         Ok(Some(Evaluation { score: Some(m.kid), line: Some(line), record: m }))
     }
 

@@ -95,6 +95,9 @@ pub struct TextTrainConfig {
     pub seed: u64,
 }
 
+/// What each optional field means when unset (for `config.toml` and `--help`).
+pub const UNSET: &[(&str, &str)] = &[("lr_decay_steps", "steps (the cosine ends with the run)")];
+
 impl TextTrainConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |field: &str, problem: String| Err(AigcError::invalid(field, problem));

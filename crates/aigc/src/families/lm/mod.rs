@@ -15,7 +15,7 @@ use std::path::Path;
 
 pub use run::saved_config;
 
-pub use config::{LmArch, TextTrainConfig};
+pub use config::{LmArch, TextTrainConfig, UNSET};
 pub use gpt::{Gpt, GptConfig};
 pub use network::{LanguageModel, LmSampler};
 pub use rnn::{RnnCell, RnnLm, RnnLmConfig};
@@ -36,7 +36,8 @@ pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), ope
 /// Trains a character-level language model of `config.data` into the run directory `out`.
 pub fn train(config: &TextTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<TextMetrics, TextEval>> {
     config.validate()?;
-    let manifest = Manifest::new(NAME, config)?;
+    let config = &config.clone().with_data(crate::data::absolute(&config.data));
+    let manifest = Manifest::new(NAME, config)?.explain(UNSET);
     let corpus = TextCorpus::load(&config.data)?;
     let run = RunDir::new(out);
     let resume_from = run.resume_point(options.resume, options.force)?;

@@ -34,7 +34,10 @@ pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), ope
 /// the held-out likelihoods (also written as `music.json`).
 pub fn train(config: &MusicTrainConfig, out: &Path, options: &TrainOptions) -> Result<MusicSummary> {
     config.validate()?;
-    let manifest = Manifest::new(NAME, config)?;
+    let mut config = config.clone();
+    config.lm.data = crate::data::absolute(&config.lm.data);
+    let config = &config;
+    let manifest = Manifest::new(NAME, config)?.explain(crate::families::lm::UNSET);
     let run = RunDir::new(out);
     let resume_from = run.resume_point(options.resume, options.force)?;
     let vocab = match &resume_from {

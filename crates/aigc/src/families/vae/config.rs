@@ -50,6 +50,9 @@ pub struct VaeTrainConfig {
     pub keep_checkpoints: usize,
 }
 
+/// What each optional field means when unset (for `config.toml` and `--help`).
+pub const UNSET: &[(&str, &str)] = &[("steps", "epochs decides"), ("epochs", "10 passes unless steps is set")];
+
 impl VaeTrainConfig {
     pub fn total_steps(&self, n_train: usize) -> usize {
         let per_epoch = (n_train / self.batch_size.min(n_train).max(1)).max(1);

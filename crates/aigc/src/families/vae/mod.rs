@@ -11,7 +11,7 @@ pub mod trainer;
 
 use std::path::{Path, PathBuf};
 
-pub use config::{VaeArch, VaeTrainConfig};
+pub use config::{VaeArch, VaeTrainConfig, UNSET};
 pub use run::saved_config;
 pub use network::{Vae, build_vae, vae_loss};
 pub use trainer::{HeldoutElbo, VaeMetrics, VaeTrainer};
@@ -31,7 +31,8 @@ pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), ope
 /// Trains a VAE into the run directory `out`.
 pub fn train(config: &VaeTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<VaeMetrics, HeldoutElbo>> {
     config.validate()?;
-    let manifest = Manifest::new(NAME, config)?;
+    let config = &config.clone().with_data(crate::data::absolute(&config.data));
+    let manifest = Manifest::new(NAME, config)?.explain(UNSET);
     let data = load_training_images(&config.data, config.image_size, config.conditional, "VAE")?;
     let classes = if config.conditional { data.train.class_names.len() } else { 0 };
     let batch = config.batch_size.min(data.train.len());
