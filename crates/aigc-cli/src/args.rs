@@ -349,8 +349,8 @@ pub struct EvalArgs {
     /// Data set of --baseline.
     #[arg(long, default_value = "mnist", requires = "baseline")]
     pub data: String,
-    /// Image size of a --baseline image folder (IDX data keeps its own size).
-    #[arg(long, default_value_t = 28, requires = "baseline")]
+    /// Image size of a --baseline image folder, and of --real/--fake with `--features real` (IDX data keeps its own size).
+    #[arg(long, default_value_t = 28)]
     pub image_size: u32,
     /// Folder of real images (with --fake).
     #[arg(long, requires = "fake")]
@@ -358,8 +358,8 @@ pub struct EvalArgs {
     /// Folder of generated images (with --real).
     #[arg(long, requires = "real")]
     pub fake: Option<PathBuf>,
-    /// Data set whose feature network measures the folders (unlabelled folders borrow one).
-    #[arg(long, default_value = "mnist")]
+    /// Feature network of --real/--fake: `real` (trained on the real folder on first use: a classifier when it has one subfolder per class, else a self-supervised encoder) or a data set whose network to use.
+    #[arg(long, default_value = "real")]
     pub features: String,
     /// Where the folder comparison's JSON goes (default eval-folders.json); with --baseline, the
     /// folder its eval.json goes in.

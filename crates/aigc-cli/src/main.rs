@@ -542,7 +542,15 @@ fn eval(args: EvalArgs, device: Device) -> aigc::Result<()> {
     }
     let cache = aigc::eval::feature_cache::cache_dir();
     if let (Some(real), Some(fake)) = (&args.real, &args.fake) {
-        let result = evaluate_folders(real, fake, &args.features, &cache, args.seed, &device, args.quiet)?;
+        let request = service::eval::FoldersRequest {
+            real: real.clone(),
+            fake: fake.clone(),
+            features: args.features.clone(),
+            image_size: args.image_size,
+            seed: args.seed,
+            quiet: args.quiet,
+        };
+        let result = evaluate_folders(&request, &cache, &device)?;
         let out = args.out.clone().unwrap_or_else(|| PathBuf::from("eval-folders.json"));
         write_json(&out, &result)?;
         println!("{}; features: {}", result.summary(), result.features);
@@ -577,16 +585,10 @@ fn eval(args: EvalArgs, device: Device) -> aigc::Result<()> {
 }
 
 fn features_train(data: &str, image_size: u32, retrain: bool, quiet: bool, device: Device) -> aigc::Result<()> {
-    use aigc::eval::feature_cache::{cache_dir, feature_network};
+    use aigc::eval::feature_cache::{cache_dir, prepare_extractor};
     let splits = aigc::data::DataSource::parse(data).load(image_size)?;
-    let (_, report) = feature_network(&cache_dir(), data, &splits, &device, quiet, retrain)?;
-    println!(
-        "feature network for {}: held-out accuracy {:.2}% on {} images ({} classes)",
-        report.data,
-        100.0 * report.heldout_accuracy,
-        report.heldout_images,
-        report.classes
-    );
+    let extractor = prepare_extractor(data, &splits, &cache_dir(), &device, quiet, retrain)?;
+    println!("feature network for {data}: {}", extractor.name());
     println!("cached in {}", cache_dir().join("features").display());
     Ok(())
 }

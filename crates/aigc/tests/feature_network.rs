@@ -160,7 +160,7 @@ fn evaluate_run_writes_every_metric_with_its_sample_count() {
 }
 
 #[test]
-fn two_image_folders_are_compared_with_a_borrowed_feature_network() {
+fn two_image_folders_are_compared_with_a_data_sets_feature_network() {
     let s = shared();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
@@ -179,8 +179,16 @@ fn two_image_folders_are_compared_with_a_borrowed_feature_network() {
     let noise_values: Vec<f32> = (0..300 * 784).map(hashed).collect();
     save(&noise_values, &noise);
     let device = Device::flex();
-    let real = aigc::service::eval::evaluate_folders(&heldout, &train, "mnist", &cache, 1, &device, true).unwrap();
-    let fake = aigc::service::eval::evaluate_folders(&heldout, &noise, "mnist", &cache, 1, &device, true).unwrap();
+    let folders = |real: &std::path::Path, fake: &std::path::Path| aigc::service::eval::FoldersRequest {
+        real: real.to_path_buf(),
+        fake: fake.to_path_buf(),
+        features: "mnist".into(),
+        image_size: 28,
+        seed: 1,
+        quiet: true,
+    };
+    let real = aigc::service::eval::evaluate_folders(&folders(&heldout, &train), &cache, &device).unwrap();
+    let fake = aigc::service::eval::evaluate_folders(&folders(&heldout, &noise), &cache, &device).unwrap();
     eprintln!("folders: real/real FID {:.2}, real/noise FID {:.2}", real.fid, fake.fid);
     assert_eq!((real.generated, real.real, real.kid.n), (300, 300, 300));
     assert!(fake.fid > 20.0 * real.fid && fake.kid.mean > 10.0 * real.kid.mean.max(1e-3));
@@ -189,7 +197,7 @@ fn two_image_folders_are_compared_with_a_borrowed_feature_network() {
     // An empty folder is named in the error.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let err = aigc::service::eval::evaluate_folders(&heldout, &empty, "mnist", &cache, 1, &device, true).unwrap_err();
+    let err = aigc::service::eval::evaluate_folders(&folders(&heldout, &empty), &cache, &device).unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
 }
 

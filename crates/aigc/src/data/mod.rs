@@ -86,6 +86,11 @@ impl ImageDataset {
         &self.pixels[index * n..(index + 1) * n]
     }
 
+    /// Every image's 8-bit pixels, one after the other.
+    pub fn pixels(&self) -> &[u8] {
+        &self.pixels
+    }
+
     pub fn label(&self, index: usize) -> Option<u16> {
         self.labels.as_ref().map(|l| l[index])
     }

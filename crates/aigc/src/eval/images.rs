@@ -9,9 +9,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::classifier::{ClassifierReport, argmax};
-use super::extractor::{ClassifierFeatures, FeatureExtractor};
-use super::feature_cache::{data_extractor, feature_network};
+use super::classifier::argmax;
+use super::extractor::{FeatureExtractor, FeatureNetworkReport};
+use super::feature_cache::data_extractor;
 use super::features::Features;
 use super::metrics::{ClassCoverage, Estimate, class_coverage, fid, inception_score, kid, precision_recall};
 use super::nearest::nearest_neighbours;
@@ -43,10 +43,10 @@ pub struct Memorisation {
 pub struct EvalReport {
     pub run: PathBuf,
     pub step: usize,
-    pub feature_network: ClassifierReport,
+    pub feature_network: FeatureNetworkReport,
     #[serde(flatten)]
     pub comparison: SetComparison,
-    /// Class coverage; absent when the data has no labels (the features are borrowed).
+    /// Class coverage; absent when the data has no labels (its feature network has no classes).
     pub coverage: Option<ClassCoverage>,
     /// Conditional models: the share of samples the feature network assigns to the class they
     /// were generated for (samples cycle through the classes).
@@ -316,11 +316,13 @@ fn evaluate_images(images: &EvalImages, out: &RunDir, request: &ImageEvalSetting
     let splits = images.splits;
     let labelled = splits.train.labels().is_some();
     let extractor = data_extractor(images.data_name, splits, &request.cache, device, request.quiet)?;
-    let network_report = extractor.report.clone();
+    let network_report = extractor.report();
     let all: Vec<usize> = (0..splits.heldout.len()).collect();
-    let comparison = compare_sets(&extractor, &splits.heldout.batch_values(&all), images.generated, request.seed);
-    let coverage = labelled
-        .then(|| class_coverage(&comparison.predicted, &class_distribution(&splits.train, network_report.classes)));
+    let started = std::time::Instant::now();
+    let comparison = compare_sets(extractor.as_ref(), &splits.heldout.batch_values(&all), images.generated, request.seed);
+    tracing::info!("measured {} generated against {} real images in {:.1} s", comparison.generated, comparison.real, started.elapsed().as_secs_f64());
+    let coverage = (labelled && network_report.classes() > 0)
+        .then(|| class_coverage(&comparison.predicted, &class_distribution(&splits.train, network_report.classes())));
     let classes = images.classes;
     let label_accuracy = (classes > 0 && !comparison.predicted.is_empty()).then(|| {
         let hits = comparison.predicted.iter().enumerate().filter(|&(i, &p)| p == i % classes).count();
@@ -339,28 +341,51 @@ fn evaluate_images(images: &EvalImages, out: &RunDir, request: &ImageEvalSetting
     Ok(report)
 }
 
-/// `aigc eval --real DIR --fake DIR`: two image folders compared with a data set's feature
-/// network (see [`super::extractor`] for what that means for unlabelled images).
-pub fn evaluate_folders(
-    real_dir: &Path,
-    fake_dir: &Path,
-    features_data: &str,
-    cache: &Path,
-    seed: u64,
-    device: &Device,
-    quiet: bool,
-) -> Result<SetComparison> {
-    let splits = DataSource::parse(features_data).load(28)?;
-    let (model, report) = feature_network(cache, features_data, &splits, device, quiet, false)?;
-    let shape = report.shape;
-    let extractor = ClassifierFeatures { model, report, device: device.clone() };
-    let load = |dir: &Path| -> Result<Vec<f32>> {
-        let options = FolderOptions { size: shape.height as u32, channels: Some(shape.channels) };
-        let images = load_image_folder(dir, options)?;
-        if images.len() < 2 {
-            return Err(AigcError::bad_data(dir, "needs at least 2 images"));
+/// `aigc eval --real DIR --fake DIR`: what to compare and with which feature network.
+#[derive(Debug, Clone)]
+pub struct FoldersRequest {
+    pub real: PathBuf,
+    pub fake: PathBuf,
+    /// [`REAL_FEATURES`] (a network trained on the real folder) or a data set whose network to use.
+    pub features: String,
+    /// Side the images are resized to for [`REAL_FEATURES`] (a data set's network takes its own size).
+    pub image_size: u32,
+    pub seed: u64,
+    pub quiet: bool,
+}
+
+/// `--features real`: the feature network of the real folder itself, trained on first use: a
+/// classifier when it has one subfolder per class, else a self-supervised encoder.
+pub const REAL_FEATURES: &str = "real";
+
+/// Two image folders compared in a feature space (see [`super::extractor`]).
+pub fn evaluate_folders(request: &FoldersRequest, cache: &Path, device: &Device) -> Result<SetComparison> {
+    let at_least_two = |dir: &Path, n: usize| if n < 2 { Err(AigcError::bad_data(dir, "needs at least 2 images")) } else { Ok(()) };
+    let (extractor, real) = if request.features == REAL_FEATURES {
+        let name = crate::data::absolute(&request.real.display().to_string());
+        let splits = DataSource::parse(&name).load(request.image_size)?;
+        let (train, heldout) = (&splits.train, &splits.heldout);
+        at_least_two(&request.real, train.len() + heldout.len())?;
+        let mut real = train.batch_values(&(0..train.len()).collect::<Vec<_>>());
+        if heldout.len() != train.len() || heldout.pixels() != train.pixels() {
+            real.extend(heldout.batch_values(&(0..heldout.len()).collect::<Vec<_>>()));
         }
-        Ok(images.batch_values(&(0..images.len()).collect::<Vec<_>>()))
+        (data_extractor(&name, &splits, cache, device, request.quiet)?, real)
+    } else {
+        let splits = DataSource::parse(&request.features).load(28)?;
+        let extractor = data_extractor(&request.features, &splits, cache, device, request.quiet)?;
+        let real = load_folder(&request.real, extractor.input_shape())?;
+        at_least_two(&request.real, real.len() / extractor.input_shape().len())?;
+        (extractor, real)
     };
-    Ok(compare_sets(&extractor, &load(real_dir)?, &load(fake_dir)?, seed))
+    let shape = extractor.input_shape();
+    let fake = load_folder(&request.fake, shape)?;
+    at_least_two(&request.fake, fake.len() / shape.len())?;
+    Ok(compare_sets(extractor.as_ref(), &real, &fake, request.seed))
+}
+
+/// Every image of a folder at `shape`'s size and channels, as floats.
+fn load_folder(dir: &Path, shape: crate::data::ImageShape) -> Result<Vec<f32>> {
+    let images = load_image_folder(dir, FolderOptions { size: shape.height as u32, channels: Some(shape.channels) })?;
+    Ok(images.batch_values(&(0..images.len()).collect::<Vec<_>>()))
 }

@@ -12,7 +12,7 @@ use crate::eval::melody::MusicEval;
 use crate::families::{self, Capability};
 use crate::run::{CheckpointChoice, RunDir};
 
-pub use crate::eval::images::{Baseline, SetComparison, evaluate_baseline, evaluate_folders};
+pub use crate::eval::images::{Baseline, FoldersRequest, REAL_FEATURES, SetComparison, evaluate_baseline, evaluate_folders};
 
 /// Bars of each tune a melody evaluation composes.
 pub const EVAL_BARS: usize = 16;

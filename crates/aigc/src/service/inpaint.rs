@@ -122,7 +122,7 @@ pub fn evaluate_inpainting(
     let splits = DataSource::parse(&info.data).load(info.image_size.unwrap_or(inpainter.shape().height as u32))?;
     inpaint::check_count(n, splits.heldout.len())?;
     let extractor = data_extractor(&info.data, &splits, cache, device, settings.quiet)?;
-    let (rows, examples) = inpaint::evaluate_inpainting(inpainter.as_ref(), &splits, &extractor, masks, n, settings)?;
+    let (rows, examples) = inpaint::evaluate_inpainting(inpainter.as_ref(), &splits, extractor.as_ref(), masks, n, settings)?;
     let dir = RunDir::new(run_path);
     for e in &examples {
         report::save_grid(&e.values, inpainter.shape(), e.cols, &dir.inpaint_examples(e.mask))?;

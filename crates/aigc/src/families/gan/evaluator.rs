@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataSplits;
 use crate::error::Result;
-use crate::eval::feature_cache::feature_network;
+use crate::eval::feature_cache::data_extractor;
 use crate::eval::images::compare_with_real_features;
-use crate::eval::{ClassifierFeatures, FeatureExtractor, Features};
+use crate::eval::{FeatureExtractor, Features};
 use crate::sample::SampleLabels;
 use crate::sample::latent::{Generator, generate_many};
 
@@ -32,23 +32,22 @@ pub struct EvalMetrics {
 pub struct TrainingEvaluator {
     samples: usize,
     seed: u64,
-    extractor: ClassifierFeatures,
+    extractor: Box<dyn FeatureExtractor>,
     real: Features,
 }
 
 impl TrainingEvaluator {
     /// Loads (or trains and caches under `cache`) the feature network of `data_name`.
     pub fn new(data_name: &str, data: &DataSplits, samples: usize, seed: u64, cache: &std::path::Path, device: &Device, quiet: bool) -> Result<Self> {
-        let (model, report) = feature_network(cache, data_name, data, device, quiet, false)?;
+        let extractor = data_extractor(data_name, data, cache, device, quiet)?;
         let all: Vec<usize> = (0..data.heldout.len()).collect();
-        let extractor = ClassifierFeatures { model, report, device: device.clone() };
         let real = extractor.features(&data.heldout.batch_values(&all));
         Ok(Self { samples, seed: seed ^ 0xE7A1, extractor, real })
     }
 
     pub fn evaluate<G: Generator>(&self, generator: &G, step: usize, device: &Device) -> EvalMetrics {
         let generated = generate_many(generator, self.samples, self.seed, SampleLabels::Balanced, device);
-        let c = compare_with_real_features(&self.extractor, &self.real, &generated, self.seed);
+        let c = compare_with_real_features(self.extractor.as_ref(), &self.real, &generated, self.seed);
         EvalMetrics { step, kid: c.kid.mean, kid_std: c.kid.error(), fid: c.fid, precision: c.precision, recall: c.recall, samples: c.generated }
     }
 }
