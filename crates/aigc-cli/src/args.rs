@@ -91,6 +91,19 @@ pub enum Command {
         /// The run directory.
         run: PathBuf,
     },
+    /// Write a run's networks in PyTorch's layout: NAME.safetensors and a NAME.json sidecar
+    /// (python/aigc_torch.py loads them into torch.nn modules).
+    Export {
+        /// The run directory.
+        #[arg(long)]
+        run: PathBuf,
+        /// `latest`, `best` (the lowest validation score) or a checkpoint step.
+        #[arg(long, default_value = "latest")]
+        checkpoint: String,
+        /// Folder to write into [default: the run directory].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -435,7 +448,8 @@ pub struct StyleArgs {
     /// random (multi-scale random filters, no download) or vgg19 (needs --weights).
     #[arg(long, default_value = "random")]
     pub features: String,
-    /// VGG-19 weights as safetensors (torchvision names: features.N.weight/bias).
+    /// VGG-19 weights as safetensors (torchvision names: features.N.weight/bias;
+    /// scripts/vgg19_to_safetensors.py converts torchvision's vgg19-dcbb9e9d.pth).
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Seed of the random filters and of the texture's starting noise.

@@ -95,6 +95,12 @@ fn run(cli: Cli) -> aigc::Result<()> {
         }
         Command::Data => data_sets(),
         Command::Info { run } => info(&run),
+        Command::Export { run, checkpoint, out } => {
+            for path in service::runs::export(&run, &checkpoint, out.as_deref(), &device)? {
+                println!("{} (with {})", path.display(), path.with_extension("json").display());
+            }
+            Ok(())
+        }
     }
 }
 
@@ -329,7 +335,7 @@ fn style(args: args::StyleArgs, device: Device) -> aigc::Result<()> {
         ("random", None) => StyleFeatures::Random,
         ("random", Some(_)) => return Err(AigcError::invalid("weights", "only with `features` vgg19")),
         ("vgg19", Some(path)) => StyleFeatures::Vgg19(path.clone()),
-        ("vgg19", None) => return Err(AigcError::invalid("features", "vgg19 needs `weights` FILE.safetensors (no download here)")),
+        ("vgg19", None) => return Err(AigcError::invalid("features", "vgg19 needs `weights` FILE.safetensors (no download here; scripts/vgg19_to_safetensors.py converts torchvision's vgg19-dcbb9e9d.pth)")),
         (other, _) => return Err(AigcError::invalid("features", format!("{other:?}: expected random or vgg19"))),
     };
     let settings = aigc::apps::style::StyleSettings {

@@ -143,7 +143,7 @@ fn run_directory_has_everything() {
     let outcome = train_gan(&small_config(8), &out, &options(false)).unwrap();
     let run = RunDir::new(&out);
     assert_eq!(outcome.steps, 8);
-    for path in [run.config(), run.loss_plot(), run.final_samples(), run.generator_safetensors(), run.sample_grid(0), run.sample_grid(8)] {
+    for path in [run.config(), run.loss_plot(), run.final_samples(), run.export("generator"), run.sample_grid(0), run.sample_grid(8)] {
         assert!(path.is_file(), "{} missing", path.display());
     }
     let grid = image::open(run.final_samples()).unwrap();
@@ -153,7 +153,7 @@ fn run_directory_has_everything() {
     let manifest = run.manifest().unwrap();
     assert_eq!(manifest.family.as_deref(), Some("gan"));
     assert_eq!(aigc::families::gan::saved_config(&run).unwrap(), small_config(8));
-    let safetensors = std::fs::read(run.generator_safetensors()).unwrap();
+    let safetensors = std::fs::read(run.export("generator")).unwrap();
     assert!(safetensors.len() > 4 * 1_486_352, "generator.safetensors holds the weights");
 }
 

@@ -32,7 +32,7 @@ fn mlp_vae_elbo_decreases_and_the_run_has_everything() {
     assert_eq!(heldout.iter().map(|h| h.step).collect::<Vec<_>>(), vec![100, 200, 300]);
     assert!(heldout.windows(2).all(|w| w[1].heldout_nelbo < w[0].heldout_nelbo), "held-out -ELBO falls");
     assert!(heldout.last().unwrap().heldout_nelbo < 170.0 && heldout.last().unwrap().images == 1000);
-    for path in [run.final_samples(), run.loss_plot(), run.reconstructions(), run.generator_safetensors(), run.sample_grid(0)] {
+    for path in [run.final_samples(), run.loss_plot(), run.reconstructions(), run.export("decoder"), run.sample_grid(0)] {
         assert!(path.is_file(), "{} missing", path.display());
     }
     // Sampling and interpolation work on VAE runs like on GAN runs.

@@ -59,6 +59,8 @@ pub enum Capability {
     Text,
     /// Compose and evaluate melodies ([`Melodies`]).
     Melodies,
+    /// Write its networks in PyTorch's layout ([`crate::report::torch`]).
+    Export,
 }
 
 impl Capability {
@@ -68,6 +70,7 @@ impl Capability {
             Capability::Inpainting => "inpaint images",
             Capability::Text => "generate text",
             Capability::Melodies => "compose melodies",
+            Capability::Export => "export its weights",
         }
     }
 }
@@ -96,7 +99,11 @@ impl RunInfo {
 
     /// An image family's run: it draws images, and an unconditional one inpaints.
     pub fn images(run: &RunDir, family: &'static str, arch: &str, data: &str, image_size: u32, conditional: bool) -> Result<Self> {
-        let capabilities = if conditional { vec![Capability::Images] } else { vec![Capability::Images, Capability::Inpainting] };
+        let capabilities = if conditional {
+            vec![Capability::Images, Capability::Export]
+        } else {
+            vec![Capability::Images, Capability::Inpainting, Capability::Export]
+        };
         Self::new(run, family, arch, data, Some(image_size), capabilities)
     }
 
@@ -133,6 +140,12 @@ pub trait TrainedRun {
 
     fn melodies(&self, _checkpoint: CheckpointChoice, _device: &Device) -> Result<Box<dyn Melodies>> {
         Err(self.info().unsupported(Capability::Melodies))
+    }
+
+    /// Writes the networks of `checkpoint` in PyTorch's layout into `dir` (a `.safetensors` and
+    /// a `.json` sidecar each); returns the weights' paths.
+    fn export(&self, _checkpoint: CheckpointChoice, _device: &Device, _dir: &Path) -> Result<Vec<PathBuf>> {
+        Err(self.info().unsupported(Capability::Export))
     }
 }
 

@@ -93,9 +93,11 @@ impl RunDir {
         self.root.join("reconstructions.png")
     }
 
-    /// The final generator (or decoder) weights, for other tools.
-    pub fn generator_safetensors(&self) -> PathBuf {
-        self.root.join("generator.safetensors")
+    /// The final weights in PyTorch's layout, for other tools: `generator` (GAN), `decoder`
+    /// (VAE), `model` (language and melody models); [`crate::report::torch`] writes them with a
+    /// `.json` sidecar.
+    pub fn export(&self, stem: &str) -> PathBuf {
+        self.root.join(format!("{stem}.safetensors"))
     }
 
     /// The tokens of a language or melody model.

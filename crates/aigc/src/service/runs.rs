@@ -160,6 +160,9 @@ pub fn suggested_commands(info: &RunInfo) -> Vec<Suggestion> {
         add(format!("aigc compose --run {run} --key G --meter 6/8 --bars 16 --out tune"), "write tune.abc, tune.mid and tune.wav");
         add(format!("aigc eval --run {run}"), "held-out likelihood and the tunes' statistics against the data");
     }
+    if can(Capability::Export) {
+        add(format!("aigc export --run {run} --checkpoint best"), "the weights in PyTorch's layout (python/aigc_torch.py loads them)");
+    }
     out
 }
 
@@ -264,4 +267,13 @@ pub fn markdown_table(runs: &[EvaluatedRun]) -> String {
         ));
     }
     out
+}
+
+/// `aigc export`: the networks of a run's `checkpoint` (`latest`, `best` or a step) in
+/// PyTorch's layout, written into `out` (the run directory when `None`); returns the weights'
+/// paths (each with its `.json` sidecar beside it).
+pub fn export(run: &Path, checkpoint: &str, out: Option<&Path>, device: &burn::tensor::Device) -> Result<Vec<PathBuf>> {
+    let checkpoint = crate::run::CheckpointChoice::parse(checkpoint)?;
+    let opened = families::open(run)?;
+    opened.export(checkpoint, device, out.unwrap_or(run))
 }

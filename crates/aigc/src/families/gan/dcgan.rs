@@ -23,6 +23,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::critic::{CriticConv, CriticNorm, CriticNormLayer, ProjectionHead, leaky_relu, leaky_relu_with_slope};
 use super::traits::Discriminator;
+use crate::report::torch::{TorchExport, layers};
 use crate::sample::latent::Generator;
 use crate::error::{AigcError, Result};
 
@@ -151,6 +152,31 @@ impl DcganGenerator {
             x = if i < last { relu(self.norms[i].forward(x)) } else { tanh(x) };
         }
         x.flatten(1, 3)
+    }
+}
+
+impl DcganGenerator {
+    /// The layers as PyTorch's `nn.Sequential` (the projection, unflattened to the first
+    /// feature map, then the transposed convolutions), ending in images `[C, H, W]`.
+    pub(crate) fn export_layers(&self, export: &mut TorchExport) {
+        let norm = |e: &mut TorchExport, bn: &BatchNorm| {
+            e.net_layer(layers::batch_norm(bn.gamma.dims()[0], bn.epsilon, bn.momentum), |e, key| e.batch_norm(key, bn));
+            e.layer(layers::plain("ReLU"));
+        };
+        let [d_in, d_out] = self.project.weight.dims();
+        export.net_layer(layers::linear(d_in, d_out), |e, key| e.linear(key, &self.project));
+        export.layer(layers::unflatten(&[self.width, self.start, self.start]));
+        norm(export, &self.project_norm);
+        let last = self.ups.len() - 1;
+        for (i, up) in self.ups.iter().enumerate() {
+            let [c_in, c_out, kernel, _] = up.weight.dims();
+            export.net_layer(layers::conv_transpose(c_in, c_out, kernel, up.stride[0], up.padding[0]), |e, key| e.conv_transpose(key, up));
+            if i < last {
+                norm(export, &self.norms[i]);
+            } else {
+                export.layer(layers::plain("Tanh"));
+            }
+        }
     }
 }
 

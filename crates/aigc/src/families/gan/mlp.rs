@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::critic::{ProjectionHead, leaky_relu, leaky_relu_with_slope};
 use super::traits::Discriminator;
+use crate::report::torch::{TorchExport, layers};
 use crate::sample::latent::Generator;
 
 /// Linear layers `d_in → widths[0] → widths[1] → …`; returns them and the last width.
@@ -126,6 +127,22 @@ impl MlpDiscriminator {
             grad = (grad * slope).matmul(layer.weight.val().transpose());
         }
         (score, grad)
+    }
+}
+
+impl MlpGenerator {
+    /// The layers as PyTorch's `nn.Sequential`, ending in images `[C, H, W]` of `shape`.
+    pub(crate) fn export_layers(&self, export: &mut TorchExport, shape: [usize; 3]) {
+        let dims = |l: &Linear| l.weight.dims();
+        for layer in &self.hidden {
+            let [d_in, d_out] = dims(layer);
+            export.net_layer(layers::linear(d_in, d_out), |e, key| e.linear(key, layer));
+            export.layer(layers::plain("ReLU"));
+        }
+        let [d_in, d_out] = dims(&self.output);
+        export.net_layer(layers::linear(d_in, d_out), |e, key| e.linear(key, &self.output));
+        export.layer(layers::plain("Tanh"));
+        export.layer(layers::unflatten(&shape));
     }
 }
 

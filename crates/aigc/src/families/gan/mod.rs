@@ -29,7 +29,7 @@ pub use loss::{GanLoss, gradient_penalty, r1_penalty};
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 pub use networks::{GanDiscriminator, GanGenerator, build_gan};
 pub use trainer::{GanMetrics, GanTrainer};
-pub use traits::Discriminator;
+pub use traits::{Discriminator, ExportableGenerator};
 
 use crate::data::load_training_images;
 use crate::error::Result;

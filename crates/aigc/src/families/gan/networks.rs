@@ -7,9 +7,10 @@ use burn::tensor::{Device, Tensor};
 use super::config::{GanArch, GanTrainConfig};
 use super::dcgan::{DcganConfig, DcganDiscriminator, DcganGenerator};
 use super::mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
-use super::traits::Discriminator;
+use super::traits::{Discriminator, ExportableGenerator};
 use crate::data::ImageShape;
 use crate::error::{AigcError, Result};
+use crate::report::torch::TorchExport;
 use crate::sample::latent::Generator;
 use crate::train::memory::{Footprint, linear_stack};
 
@@ -54,6 +55,35 @@ impl Generator for GanGenerator {
             (Self::Dcgan(g), Self::Dcgan(s)) => Self::Dcgan(g.with_buffers_of(s)),
             (g, _) => g,
         }
+    }
+}
+
+impl ExportableGenerator for GanGenerator {
+    fn torch_export(&self, shape: ImageShape, data: &str) -> TorchExport {
+        let image = [shape.channels, shape.height, shape.width];
+        let arch = match self {
+            Self::Mlp(_) => GanArch::Mlp,
+            Self::Dcgan(_) => GanArch::Dcgan,
+        };
+        let mut export = TorchExport::new(
+            "generator",
+            serde_json::json!({
+                "family": super::NAME,
+                "module": "image_generator",
+                "arch": arch.name(),
+                "data": data,
+                "latent_dim": self.latent_dim(),
+                "classes": self.classes(),
+                "image_shape": image,
+                "input": "z ~ N(0, I) of [batch, latent_dim], followed by the one-hot class when classes > 0",
+                "output_range": [-1.0, 1.0],
+            }),
+        );
+        match self {
+            Self::Mlp(g) => g.export_layers(&mut export, image),
+            Self::Dcgan(g) => g.export_layers(&mut export),
+        }
+        export
     }
 }
 

@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 
 use super::inpaint::LatentInpainter;
-use super::{GanGenerator, GanTrainConfig, NAME, build_gan};
+use super::{ExportableGenerator, GanGenerator, GanTrainConfig, NAME, build_gan};
 use crate::apps::inpaint::Inpainter;
 use crate::data::{ImageShape, image_shape_of};
 use crate::error::{AigcError, Result};
@@ -67,6 +67,13 @@ impl TrainedRun for GanRun {
         let generator = record::load_module(generator.valid(), &sampling_generator_file(&dir))?;
         let endpoints = latent::noise_endpoints(device.clone());
         Ok(Box::new(LatentImages { generator, shape, step: state.step, device: device.clone(), endpoints, path: latent::Path::Spherical }))
+    }
+
+    fn export(&self, checkpoint: CheckpointChoice, device: &Device, dir: &std::path::Path) -> Result<Vec<PathBuf>> {
+        let (_, checkpoint_dir) = checkpoint.resolve(&self.run)?;
+        let (shape, generator, _) = self.networks(device)?;
+        let generator = record::load_module(generator.valid(), &sampling_generator_file(&checkpoint_dir))?;
+        Ok(vec![generator.torch_export(shape, &self.config.data).write(dir)?])
     }
 
     fn inpainter(&self, checkpoint: CheckpointChoice, device: &Device) -> Result<Box<dyn Inpainter>> {

@@ -17,14 +17,14 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::evaluator::{EvalMetrics, TrainingEvaluator};
-use super::{Discriminator, GanLoss, GanTrainConfig, gradient_penalty, r1_penalty};
+use super::{Discriminator, ExportableGenerator, GanLoss, GanTrainConfig, gradient_penalty, r1_penalty};
 use crate::data::{DataSplits, ImageShape};
 use crate::error::Result;
 use crate::report;
 use crate::run::record::{self, DISCRIMINATOR, DISCRIMINATOR_OPTIMIZER, GENERATOR, GENERATOR_EMA, GENERATOR_OPTIMIZER};
 use crate::run::rng::{BatchOrder, NoiseRng};
 use crate::run::{RunDir, TrainState};
-use crate::sample::latent::{Generator, SampleGrid};
+use crate::sample::latent::SampleGrid;
 use crate::train::augment::{AugmentParams, diff_augment};
 use crate::train::{Cadence, Cursor, Evaluation, StepMetrics, Trainer, ema, map_as_leaf};
 
@@ -57,7 +57,7 @@ impl StepMetrics for GanMetrics {
 }
 
 /// A GAN with its optimizers, data, noise source and data cursor.
-pub struct GanTrainer<G: Generator, D: Discriminator> {
+pub struct GanTrainer<G: ExportableGenerator, D: Discriminator> {
     pub config: GanTrainConfig,
     pub generator: G,
     /// Exponential moving average of the generator's weights (no autodiff), when enabled.
@@ -76,7 +76,7 @@ pub struct GanTrainer<G: Generator, D: Discriminator> {
     pub evaluator: Option<TrainingEvaluator>,
 }
 
-impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
+impl<G: ExportableGenerator, D: Discriminator> GanTrainer<G, D> {
     /// A fresh trainer on `data`; `device` must have autodiff enabled.
     pub fn new(config: GanTrainConfig, generator: G, discriminator: D, data: DataSplits, device: Device) -> Self {
         let (g_optim, d_optim) = optimizers(&config);
@@ -191,7 +191,7 @@ impl<G: Generator, D: Discriminator> GanTrainer<G, D> {
     }
 }
 
-impl<G: Generator, D: Discriminator> Trainer for GanTrainer<G, D> {
+impl<G: ExportableGenerator, D: Discriminator> Trainer for GanTrainer<G, D> {
     type Metrics = GanMetrics;
     type Eval = EvalMetrics;
 
@@ -298,7 +298,8 @@ impl<G: Generator, D: Discriminator> Trainer for GanTrainer<G, D> {
             ("G loss", logged.iter().map(|m| (m.step as f64, m.g_loss)).collect::<Vec<_>>()),
         ];
         report::plot_lines("GAN losses", "step", &series, &run.loss_plot())?;
-        report::save_safetensors(self.sampling_generator(), &run.generator_safetensors())
+        self.sampling_generator().torch_export(self.data.train.shape, &self.config.data).write(run.root())?;
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor};
 
+use crate::report::torch::TorchExport;
 use aigc_ops::transformer::{causal_attention, causal_attention_composite, gelu, layer_norm};
 
 #[derive(Config, Debug, PartialEq)]
@@ -145,6 +146,39 @@ impl Block {
 }
 
 impl Gpt {
+    /// The model under nanoGPT's names (`transformer.wte.weight`, `transformer.h.0.attn.c_attn.weight`,
+    /// …, `lm_head.weight`, written out even when tied so nanoGPT's `GPT` loads it strictly).
+    pub(crate) fn export_tensors(&self, export: &mut TorchExport) -> serde_json::Value {
+        export.embedding("transformer.wte", &self.wte);
+        export.embedding("transformer.wpe", &self.wpe);
+        for (i, block) in self.blocks.iter().enumerate() {
+            let key = |name: &str| format!("transformer.h.{i}.{name}");
+            export.layer_norm(&key("ln_1"), &block.ln_1);
+            export.linear(&key("attn.c_attn"), &block.attn.c_attn);
+            export.linear(&key("attn.c_proj"), &block.attn.c_proj);
+            export.layer_norm(&key("ln_2"), &block.ln_2);
+            export.linear(&key("mlp.c_fc"), &block.c_fc);
+            export.linear(&key("mlp.c_proj"), &block.mlp_proj);
+        }
+        export.layer_norm("transformer.ln_f", &self.ln_f);
+        match &self.lm_head {
+            Some(head) => export.linear("lm_head", head),
+            None => export.embedding("lm_head", &self.wte),
+        }
+        let [vocab_size, n_embd] = self.wte.weight.dims();
+        serde_json::json!({
+            "module": "gpt",
+            "vocab_size": vocab_size,
+            "block_size": self.block_size,
+            "n_layer": self.blocks.len(),
+            "n_head": self.blocks.first().map_or(1, |b| b.attn.n_head),
+            "n_embd": n_embd,
+            "bias": true,
+            "tie_weights": self.lm_head.is_none(),
+            "layer_norm_eps": LN_EPSILON,
+        })
+    }
+
     pub fn block_size(&self) -> usize {
         self.block_size
     }

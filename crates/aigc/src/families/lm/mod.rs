@@ -51,6 +51,8 @@ pub fn train(config: &TextTrainConfig, out: &Path, options: &TrainOptions) -> Re
         vocab_len: vocab.len(),
         unit: "char",
         vocab_json: vocab.to_json(),
+        family: NAME,
+        data: config.data.clone(),
     };
     let mut trainer = LmTrainer::new(config.clone(), data, &options.device)?;
     fit(&mut trainer, &run, &manifest, resume_from, options.fit())

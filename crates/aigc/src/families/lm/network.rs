@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::tensor::{Int, Tensor};
 
 use super::{Gpt, RnnLm};
+use crate::report::torch::TorchExport;
 
 /// A next-token model: token ids `[B, T]` → logits `[B, T, vocab]`.
 #[derive(Module, Debug)]
@@ -19,6 +20,25 @@ impl LanguageModel {
             LanguageModel::Gpt(m) => m.forward(idx),
             LanguageModel::Rnn(m) => m.forward(idx),
         }
+    }
+
+    /// The model in PyTorch's layout (`model.safetensors`, `model.json`), its sidecar saying
+    /// which `family` it belongs to, the `data` it learned and its token `vocab` (the run's
+    /// `vocab.json`: token `i` is entry `i`).
+    pub fn torch_export(&self, family: &str, data: &str, vocab: serde_json::Value) -> crate::Result<TorchExport> {
+        let mut export = TorchExport::new("model", serde_json::Value::Null);
+        let mut description = match self {
+            LanguageModel::Gpt(m) => m.export_tensors(&mut export),
+            LanguageModel::Rnn(m) => m.export_tensors(&mut export)?,
+        };
+        if let Some(object) = description.as_object_mut() {
+            object.insert("family".into(), family.into());
+            object.insert("data".into(), data.into());
+            object.insert("input".into(), "token ids [batch, time], time <= block_size; recurrent models start from a zero state".into());
+            object.insert("output".into(), "next-token logits [batch, time, vocab_size]".into());
+            object.insert("vocab".into(), vocab);
+        }
+        Ok(export.described(description))
     }
 
     /// The longest context the model reads: GPT's window; for recurrent networks the training

@@ -10,6 +10,8 @@ use burn::tensor::{Device, Int, Tensor};
 
 use aigc_ops::lstm::lstm_forward;
 
+use crate::report::torch::TorchExport;
+
 crate::named_choice! {
     /// The recurrent cell.
     pub enum RnnCell ("recurrent cell") {
@@ -77,6 +79,41 @@ impl RnnLmConfig {
 }
 
 impl RnnLm {
+    /// The model as `embedding` (`nn.Embedding`), `rnn` (one `nn.LSTM`/`nn.GRU` of all layers,
+    /// `batch_first`) and `head` (`nn.Linear`; the embedding's weights again when tied).
+    pub(crate) fn export_tensors(&self, export: &mut TorchExport) -> crate::Result<serde_json::Value> {
+        export.embedding("embedding", &self.embedding);
+        let mut cell = RnnCell::Lstm;
+        let mut hidden = 0;
+        for (i, layer) in self.layers.iter().enumerate() {
+            match layer {
+                RecurrentLayer::Lstm(lstm) => {
+                    hidden = lstm.d_hidden;
+                    export.lstm("rnn", i, lstm)?;
+                }
+                RecurrentLayer::Gru(gru) => {
+                    (cell, hidden) = (RnnCell::Gru, gru.d_hidden);
+                    export.gru("rnn", i, gru)?;
+                }
+            }
+        }
+        match &self.head {
+            Some(head) => export.linear("head", head),
+            None => export.embedding("head", &self.embedding),
+        }
+        let [vocab_size, n_embd] = self.embedding.weight.dims();
+        Ok(serde_json::json!({
+            "module": "rnn",
+            "cell": cell.name(),
+            "vocab_size": vocab_size,
+            "n_embd": n_embd,
+            "hidden": hidden,
+            "n_layer": self.layers.len(),
+            "tie_weights": self.head.is_none(),
+            "block_size": self.block_size,
+        }))
+    }
+
     pub fn block_size(&self) -> usize {
         self.block_size
     }

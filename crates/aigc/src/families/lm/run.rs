@@ -33,7 +33,7 @@ fn config_of(run: &RunDir, manifest: &Manifest) -> Result<TextTrainConfig> {
 
 pub(super) fn open(run: RunDir, manifest: &Manifest) -> Result<Box<dyn TrainedRun>> {
     let config = config_of(&run, manifest)?;
-    let info = RunInfo::new(&run, NAME, config.arch.name(), &config.data, None, vec![Capability::Text])?;
+    let info = RunInfo::new(&run, NAME, config.arch.name(), &config.data, None, vec![Capability::Text, Capability::Export])?;
     Ok(Box::new(TextRun { run, config, info }))
 }
 
@@ -45,9 +45,24 @@ pub(crate) fn load_network(run: &RunDir, config: &TextTrainConfig, vocab_len: us
     Ok(LmSampler { model, device: device.clone() })
 }
 
+/// Writes the network of a language-model run in PyTorch's layout into `dir`, with the run's
+/// vocabulary in the sidecar.
+pub(crate) fn export_network(run: &RunDir, family: &str, config: &TextTrainConfig, vocab_len: usize, checkpoint: CheckpointChoice, device: &Device, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let vocab_path = run.vocab();
+    let text = crate::io::read_text(&vocab_path, crate::io::limits::JSON_BYTES)?;
+    let vocab = serde_json::from_str(&text).map_err(|e| crate::error::AigcError::bad_data(&vocab_path, format!("not a vocabulary: {e}")))?;
+    let network = load_network(run, config, vocab_len, checkpoint, device)?;
+    Ok(vec![network.model.torch_export(family, &config.data, vocab)?.write(dir)?])
+}
+
 impl TrainedRun for TextRun {
     fn info(&self) -> &RunInfo {
         &self.info
+    }
+
+    fn export(&self, checkpoint: CheckpointChoice, device: &Device, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+        let vocab = CharVocab::load(&self.run.vocab())?;
+        export_network(&self.run, NAME, &self.config, vocab.len(), checkpoint, device, dir)
     }
 
     fn text(&self, checkpoint: CheckpointChoice, device: &Device) -> Result<TextModel> {

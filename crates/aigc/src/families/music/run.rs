@@ -34,13 +34,24 @@ fn config_of(run: &RunDir, manifest: &Manifest) -> Result<MusicTrainConfig> {
 
 pub(super) fn open(run: RunDir, manifest: &Manifest) -> Result<Box<dyn TrainedRun>> {
     let config = config_of(&run, manifest)?;
-    let info = RunInfo::new(&run, NAME, config.arch.name(), &config.lm.data, None, vec![Capability::Melodies])?;
+    let capabilities = match config.network() {
+        Some(_) => vec![Capability::Melodies, Capability::Export],
+        None => vec![Capability::Melodies],
+    };
+    let info = RunInfo::new(&run, NAME, config.arch.name(), &config.lm.data, None, capabilities)?;
     Ok(Box::new(MusicRun { run, config, info }))
 }
 
 impl TrainedRun for MusicRun {
     fn info(&self) -> &RunInfo {
         &self.info
+    }
+
+    /// A neural run's network; a Markov baseline has counts, not weights.
+    fn export(&self, checkpoint: CheckpointChoice, device: &Device, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+        let Some(lm) = self.config.network() else { return Err(self.info.unsupported(Capability::Export)) };
+        let vocab = load_vocab(&self.run.vocab())?;
+        crate::families::lm::run::export_network(&self.run, NAME, &lm, vocab.len(), checkpoint, device, dir)
     }
 
     /// The model of `checkpoint` (a neural run), with the tokenised data its vocabulary and

@@ -19,6 +19,7 @@ use burn::tensor::{Device, Tensor};
 use super::VaeArch;
 use crate::data::ImageShape;
 use crate::error::{AigcError, Result};
+use crate::report::torch::{TorchExport, layers};
 use crate::sample::latent::Generator;
 
 #[derive(Module, Debug)]
@@ -185,6 +186,59 @@ impl Vae {
         let (mu, log_var) = self.encode(x, labels.clone());
         let z = mu.clone() + log_var.clone().mul_scalar(0.5).exp() * eps;
         VaeOutput { logits: self.decode_logits(with_labels(z, labels)), mu, log_var }
+    }
+}
+
+impl Vae {
+    /// The decoder in PyTorch's layout (`decoder.safetensors` and `decoder.json`): z (and the
+    /// one-hot class) → Bernoulli means in [0, 1], as an `nn.Sequential` ending in `Sigmoid`.
+    pub fn torch_export(&self, data: &str) -> TorchExport {
+        let arch = match &self.net {
+            VaeNet::Mlp(_) => VaeArch::Mlp,
+            VaeNet::Conv(_) => VaeArch::Conv,
+        };
+        let image = [self.channels, self.height, self.width];
+        let mut export = TorchExport::new(
+            "decoder",
+            serde_json::json!({
+                "family": super::NAME,
+                "module": "image_generator",
+                "arch": arch.name(),
+                "data": data,
+                "latent_dim": self.latent_dim,
+                "classes": self.classes,
+                "image_shape": image,
+                "input": "z ~ N(0, I) of [batch, latent_dim], followed by the one-hot class when classes > 0",
+                "output_range": [0.0, 1.0],
+            }),
+        );
+        let linear = |e: &mut TorchExport, l: &Linear| {
+            let [d_in, d_out] = l.weight.dims();
+            e.net_layer(layers::linear(d_in, d_out), |e, key| e.linear(key, l));
+        };
+        let up = |e: &mut TorchExport, c: &ConvTranspose2d| {
+            let [c_in, c_out, kernel, _] = c.weight.dims();
+            e.net_layer(layers::conv_transpose(c_in, c_out, kernel, c.stride[0], c.padding[0]), |e, key| e.conv_transpose(key, c));
+        };
+        match &self.net {
+            VaeNet::Mlp(m) => {
+                linear(&mut export, &m.fc3);
+                export.layer(layers::plain("ReLU"));
+                linear(&mut export, &m.fc4);
+                export.layer(layers::plain("Sigmoid"));
+                export.layer(layers::unflatten(&image));
+            }
+            VaeNet::Conv(m) => {
+                linear(&mut export, &m.dec_in);
+                export.layer(layers::plain("ReLU"));
+                export.layer(layers::unflatten(&[64, m.side, m.side]));
+                up(&mut export, &m.dec1);
+                export.layer(layers::plain("ReLU"));
+                up(&mut export, &m.dec2);
+                export.layer(layers::plain("Sigmoid"));
+            }
+        }
+        export
     }
 }
 

@@ -60,6 +60,11 @@ impl TrainedRun for VaeRun {
         Ok(Box::new(LatentImages { generator, shape, step, device: device.clone(), endpoints, path: latent::Path::Linear }))
     }
 
+    fn export(&self, checkpoint: CheckpointChoice, device: &Device, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+        let (vae, _, _) = self.load(checkpoint, device)?;
+        Ok(vec![vae.torch_export(&self.config.data).write(dir)?])
+    }
+
     fn inpainter(&self, checkpoint: CheckpointChoice, device: &Device) -> Result<Box<dyn Inpainter>> {
         if self.config.conditional {
             return Err(AigcError::invalid("run", "inpainting needs an unconditional model (this run is conditional)"));

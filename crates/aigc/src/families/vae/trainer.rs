@@ -193,7 +193,8 @@ impl Trainer for VaeTrainer {
             ("held-out -ELBO", heldout.iter().map(|h| (h.step as f64, h.heldout_nelbo)).collect()),
         ];
         report::plot_lines("VAE losses (nats per image)", "step", &series, &run.loss_plot())?;
-        report::save_safetensors(&self.model, &run.generator_safetensors())
+        self.model.torch_export(&self.config.data).write(run.root())?;
+        Ok(())
     }
 }
 
