@@ -304,7 +304,7 @@ fn inpaint(args: args::InpaintArgs, device: Device) -> aigc::Result<()> {
     let settings = aigc::apps::inpaint::InpaintSettings { steps: args.steps, seed: args.seed, quiet: args.quiet, ..Default::default() };
     let request = InpaintRequest { run: args.run.clone(), image, mask, method: args.method.clone(), samples: args.samples, settings };
     let result = service::inpaint::inpaint(&request, &device)?;
-    write_atomic(&args.out, &result.grid_png())?;
+    write_atomic(&args.out, &result.grid_png()?)?;
     if let Some((before, after)) = result.context_loss {
         println!("context loss (weighted L1 on known pixels): {before:.3} → {after:.3} (mean over {} samples)", args.samples);
     }

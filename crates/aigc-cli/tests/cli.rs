@@ -89,7 +89,7 @@ fn music_trains_composes_and_evaluates() {
     }
     assert_clean_failure(&aigc(&["compose", "--run", "mk", "--key", "H#"], cwd), &["--key", "ABC key"]);
     assert_clean_failure(&aigc(&["compose", "--run", "mk", "--meter", "7/0"], cwd), &["--meter"]);
-    assert_clean_failure(&aigc(&["compose", "--run", "mk", "--meter", "11/16"], cwd), &["--meter", "not in the training data"]);
+    assert_clean_failure(&aigc(&["compose", "--run", "mk", "--meter", "11/16"], cwd), &["--meter", "not in the data the model learned"]);
     assert_clean_failure(&aigc(&["compose", "--run", "mk", "--primer", "c8", "--out", "u"], cwd), &["--primer", "crosses a bar line"]);
     assert!(!cwd.join("u.abc").exists());
     let out = aigc(&["eval", "--run", "mk", "--n", "5"], cwd);

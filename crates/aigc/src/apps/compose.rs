@@ -78,7 +78,7 @@ fn fillable(len: i64, durations: &[i64]) -> Vec<bool> {
 pub fn compose(model: &dyn NextTokenModel, vocab: &MusicVocab, request: &ComposeRequest) -> Result<(Vec<u32>, Tune)> {
     let meter_id = vocab.id(&meter_token(request.meter)).ok_or_else(|| {
         let known: Vec<&str> = vocab.tokens.iter().filter_map(|t| t.strip_prefix("M:")).collect();
-        AigcError::invalid("meter", format!("{}/{} was not in the training data; the model knows {}", request.meter.num, request.meter.den, known.join(", ")))
+        AigcError::invalid("meter", format!("{}/{} is not in the data the model learned; it knows {}", request.meter.num, request.meter.den, known.join(", ")))
     })?;
     if request.bars == 0 || request.bars > 1000 {
         return Err(AigcError::invalid("bars", "must be between 1 and 1000"));

@@ -199,7 +199,8 @@ fn memorisation(generated: &[f32], splits: &DataSplits, out: &Path) -> Result<Me
     }
     let nearest: Vec<usize> = top.iter().map(|&i| gen_nn[i].0).collect();
     values.extend(splits.train.batch_values(&nearest));
-    report::save_grid(&values, splits.train.shape, top.len(), out)?;
+    let captions = report::Captions::Rows(&["generated", "nearest training"]);
+    report::save_captioned(&values, splits.train.shape, top.len(), captions, out)?;
     Ok(Memorisation {
         heldout_p1_distance: p1,
         heldout_median_distance: percentile(&held, 0.5),

@@ -100,3 +100,84 @@ pub fn gif_bytes(frames: &[&[f32]], shape: ImageShape, scale: u32) -> Result<Vec
     }
     Ok(bytes)
 }
+
+/// What the captions of a [`captioned`] grid name.
+pub enum Captions<'a> {
+    /// One caption per row, left of it ("generated", "nearest training image").
+    Rows(&'a [&'a str]),
+    /// One caption per column, above it ("masked", "harmonic fill", …).
+    Columns(&'a [&'a str]),
+}
+
+/// The grid of [`grid_image`], enlarged so each image is at least 96 px wide, with captions in
+/// the embedded font (black on white), so a composite says which images are generated and which
+/// are real.
+pub fn captioned(values: &[f32], shape: ImageShape, cols: usize, captions: Captions<'_>) -> Result<DynamicImage> {
+    use plotters::prelude::*;
+    use super::plot::{FONT_NAME, ensure_font};
+    ensure_font();
+    let scale = 96usize.div_ceil(shape.width).max(1) as u32;
+    let grid = enlarged(grid_image(values, shape, cols), scale).to_rgb8();
+    let cell = ((shape.width + PAD) as u32 * scale) as usize;
+    let font = 13.0;
+    let (left, top) = match &captions {
+        Captions::Rows(labels) => (labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32 * 8 + 12, 0),
+        Captions::Columns(_) => (0, 22),
+    };
+    let (width, height) = (grid.width() + left, grid.height() + top);
+    let mut buffer = vec![255u8; (width * height * 3) as usize];
+    for (x, y, p) in grid.enumerate_pixels() {
+        let i = (((y + top) * width + x + left) * 3) as usize;
+        buffer[i..i + 3].copy_from_slice(&p.0);
+    }
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        let style = TextStyle::from((FONT_NAME, font).into_font()).color(&BLACK);
+        let draw = |text: &str, x: i32, y: i32| root.draw_text(text, &style, (x, y)).map_err(|e| AigcError::output("caption", e));
+        match captions {
+            Captions::Rows(labels) => {
+                for (r, label) in labels.iter().enumerate() {
+                    draw(label, 4, (r * cell + cell / 2) as i32 - 7)?;
+                }
+            }
+            Captions::Columns(labels) => {
+                for (c, label) in labels.iter().enumerate() {
+                    let shown: String = label.chars().take(cell / 8).collect();
+                    let x = (c * cell + cell / 2) as i32 - (shown.chars().count() as i32 * 8) / 2;
+                    draw(&shown, x.max(0), 4)?;
+                }
+            }
+        }
+        root.present().map_err(|e| AigcError::output("caption", e))?;
+    }
+    let image = RgbImage::from_raw(width, height, buffer).expect("the buffer has the image's size");
+    Ok(DynamicImage::ImageRgb8(image))
+}
+
+/// Saves a [`captioned`] grid as a PNG, atomically.
+pub fn save_captioned(values: &[f32], shape: ImageShape, cols: usize, captions: Captions<'_>, path: &Path) -> Result<()> {
+    write_atomic(path, &png_bytes(&captioned(values, shape, cols, captions)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Captions take a margin beside (rows) or above (columns) the enlarged grid and are drawn
+    /// in it: dark pixels on white; the images are left as they were.
+    #[test]
+    fn captions_are_drawn_beside_and_above_the_grid() {
+        let shape = ImageShape::new(1, 8, 8);
+        let values = vec![1.0f32; 4 * shape.len()];
+        let plain = enlarged(grid_image(&values, shape, 2), 12).to_rgb8();
+        for (captions, beside) in [(Captions::Rows(&["generated", "real"]), true), (Captions::Columns(&["a", "b"]), false)] {
+            let image = captioned(&values, shape, 2, captions).unwrap().to_rgb8();
+            let (dx, dy) = (image.width() - plain.width(), image.height() - plain.height());
+            assert!(if beside { dx > 0 && dy == 0 } else { dx == 0 && dy > 0 }, "margin {dx}×{dy}");
+            let margin = |x: u32, y: u32| if beside { x < dx } else { y < dy };
+            let dark = image.enumerate_pixels().filter(|(x, y, p)| margin(*x, *y) && p.0[0] < 128).count();
+            assert!(dark > 20, "caption pixels: {dark}");
+            assert_eq!(image.get_pixel(dx + 40, dy + 40), plain.get_pixel(40, 40));
+        }
+    }
+}

@@ -4,6 +4,6 @@ pub mod grid;
 pub mod plot;
 pub mod torch;
 
-pub use grid::{gif_bytes, grid_image, grid_png, image_pngs, png_bytes, save_grid};
+pub use grid::{Captions, captioned, gif_bytes, grid_image, grid_png, image_pngs, png_bytes, save_captioned, save_grid};
 pub use plot::plot_lines;
 

@@ -9,9 +9,10 @@ use crate::error::{AigcError, Result};
 use crate::io::write_atomic;
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSansMono.ttf");
-const FONT_NAME: &str = "sans-serif";
+pub(crate) const FONT_NAME: &str = "sans-serif";
 
-fn ensure_font() {
+/// Registers the embedded font with plotters (once).
+pub(crate) fn ensure_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = register_font(FONT_NAME, FontStyle::Normal, FONT);

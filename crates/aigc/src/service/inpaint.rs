@@ -57,8 +57,13 @@ pub struct Inpainted {
 }
 
 impl Inpainted {
-    pub fn grid_png(&self) -> Vec<u8> {
-        report::grid_png(&self.grid, self.shape, self.columns)
+    /// The grid with a caption over each column: the masked input, the harmonic fill, the
+    /// completions.
+    pub fn grid_png(&self) -> Result<Vec<u8>> {
+        let mut captions = vec!["masked".to_string(), "harmonic fill".to_string()];
+        captions.extend((1..self.columns - 1).map(|i| format!("{} {i}", self.method)));
+        let captions: Vec<&str> = captions.iter().map(String::as_str).collect();
+        Ok(report::png_bytes(&report::captioned(&self.grid, self.shape, self.columns, report::Captions::Columns(&captions))?))
     }
 }
 
@@ -125,7 +130,8 @@ pub fn evaluate_inpainting(
     let (rows, examples) = inpaint::evaluate_inpainting(inpainter.as_ref(), &splits, extractor.as_ref(), masks, n, settings)?;
     let dir = RunDir::new(run_path);
     for e in &examples {
-        report::save_grid(&e.values, inpainter.shape(), e.cols, &dir.inpaint_examples(e.mask))?;
+        let captions: Vec<&str> = e.columns.iter().map(String::as_str).collect();
+        report::save_captioned(&e.values, inpainter.shape(), e.cols, report::Captions::Columns(&captions), &dir.inpaint_examples(e.mask))?;
     }
     crate::io::write_json(&dir.inpaint_eval(), &rows)?;
     Ok(rows)

@@ -134,6 +134,8 @@ pub struct InpaintExamples {
     pub mask: &'static str,
     pub values: Vec<f32>,
     pub cols: usize,
+    /// What each column shows.
+    pub columns: Vec<String>,
 }
 
 /// `aigc eval inpaint`: the inpainter and the two baselines on the first `n` held-out images of
@@ -165,7 +167,9 @@ pub fn evaluate_inpainting(
         const EXAMPLES: usize = 8;
         let shown = n.min(EXAMPLES);
         let mut columns: Vec<Vec<f32>> = vec![images[..shown * dim].chunks(dim).zip(&masks).flat_map(|(x, m)| masked(x, m)).collect()];
+        let mut names = vec!["masked".to_string()];
         for (method, complete) in methods {
+            names.push(method.to_string());
             let started = std::time::Instant::now();
             let completed = complete();
             columns.push(completed[..shown * dim].to_vec());
@@ -179,8 +183,9 @@ pub fn evaluate_inpainting(
             rows.push(row);
         }
         columns.push(images[..shown * dim].to_vec());
+        names.push("original".into());
         let values: Vec<f32> = (0..shown).flat_map(|i| columns.iter().flat_map(move |c| c[i * dim..(i + 1) * dim].iter().copied())).collect();
-        examples.push(InpaintExamples { mask: kind.name(), values, cols: columns.len() });
+        examples.push(InpaintExamples { mask: kind.name(), values, cols: columns.len(), columns: names });
     }
     Ok((rows, examples))
 }

@@ -76,6 +76,9 @@ pub struct TextEval {
     pub tokens: usize,
 }
 
+/// The fewest held-out tokens a loss is measured on (a tune's header and a note).
+const MIN_VALIDATION_TOKENS: usize = 6;
+
 /// The tokens a language model trains on.
 pub struct LmData {
     pub train: TokenStream,
@@ -104,16 +107,21 @@ pub struct LmTrainer {
 }
 
 impl LmTrainer {
-    /// A fresh trainer on `data`; `device` without autodiff (training adds it). Both splits must
-    /// hold more than a window of tokens.
+    /// A fresh trainer on `data`; `device` without autodiff (training adds it). The training
+    /// split must hold more than a window of tokens; a validation split shorter than that (one
+    /// held-out tune of a small collection) is measured in windows of its own length.
     pub fn new(config: TextTrainConfig, data: LmData, device: &Device) -> Result<Self> {
-        for (name, stream) in [("training", &data.train), ("validation", &data.validation)] {
-            if stream.tokens.len() <= config.block_size + 1 {
-                return Err(AigcError::invalid(
-                    "block_size",
-                    format!("{}: the {name} data has {} tokens, fewer than a window of {} + 1", config.data, stream.tokens.len(), config.block_size),
-                ));
-            }
+        if data.train.tokens.len() <= config.block_size + 1 {
+            return Err(AigcError::invalid(
+                "block_size",
+                format!("{}: the training data has {} tokens, fewer than a window of {} + 1", config.data, data.train.tokens.len(), config.block_size),
+            ));
+        }
+        if data.validation.tokens.len() < MIN_VALIDATION_TOKENS {
+            return Err(AigcError::invalid(
+                "data",
+                format!("{}: the held-out data has {} tokens; at least {MIN_VALIDATION_TOKENS} are needed to measure a loss", config.data, data.validation.tokens.len()),
+            ));
         }
         let width = if config.arch.cell().is_some() { "hidden" } else { "n_embd" };
         let fields = "`n_embd`, `hidden`, `n_layer`, `block_size` or `batch_size`";
@@ -126,6 +134,11 @@ impl LmTrainer {
         Ok(Self { optim: config.optimizer(), rng: NoiseRng::new(config.seed), config, model, batches_seen: 0, data, device })
     }
 
+    /// The window a split's loss is measured in: the training window, or all of a shorter split.
+    fn eval_window(&self, stream: &TokenStream) -> usize {
+        self.config.block_size.min(stream.tokens.len() - 2)
+    }
+
     /// Mean loss over `eval_batches` windows drawn with a fixed seed (the same windows at every
     /// evaluation, so curves compare like with like).
     pub fn estimate_loss(&self, stream: &TokenStream, salt: u64) -> f64 {
@@ -134,7 +147,7 @@ impl LmTrainer {
         let mut rng = NoiseRng::new(self.config.seed ^ salt);
         let mut total = 0.0;
         for _ in 0..self.config.eval_batches {
-            let (x, y) = stream.batch(self.config.batch_size, self.config.block_size, &mut rng, &device);
+            let (x, y) = stream.batch(self.config.batch_size, self.eval_window(stream), &mut rng, &device);
             total += cross_entropy(model.forward(x), y).into_scalar::<f32>() as f64;
         }
         total / self.config.eval_batches as f64
@@ -213,6 +226,9 @@ impl Trainer for LmTrainer {
             self.data.train.tokens.len(),
             self.data.validation.tokens.len()
         );
+        if self.eval_window(&self.data.validation) < self.config.block_size {
+            tracing::info!("the held-out data is shorter than the {}-{unit} window: its loss is measured in windows of {}", self.config.block_size, self.eval_window(&self.data.validation));
+        }
         Ok(())
     }
 

@@ -23,11 +23,12 @@ pub struct MusicData {
 }
 
 impl MusicData {
-    /// Loads the config's data and tokenises it with `vocab` (built from the training tunes when
-    /// `None`).
+    /// Loads the config's data and tokenises it with `vocab` (when `None`, built from every tune,
+    /// held-out ones included, as a text corpus's characters are: a small collection's held-out
+    /// tune may have the only dotted half note or the only 3/4 bar).
     pub fn load(config: &MusicTrainConfig, vocab: Option<MusicVocab>) -> Result<Self> {
         let corpus = MusicCorpus::load(&config.lm.data)?;
-        let vocab = vocab.unwrap_or_else(|| MusicVocab::from_tunes(&corpus.train));
+        let vocab = vocab.unwrap_or_else(|| MusicVocab::from_tunes(corpus.train.iter().chain(&corpus.validation)));
         let mut untokenisable = Vec::new();
         let mut encode = |tune: &Tune, shifts: &[i32]| -> Vec<Vec<u32>> {
             match vocab.encode(tune) {
