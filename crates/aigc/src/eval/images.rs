@@ -235,8 +235,11 @@ pub fn evaluate_generator(
 ) -> Result<EvalReport> {
     check_eval_count(settings.n, generator.shape())?;
     let splits = DataSource::parse(data).load(image_size)?;
+    tracing::info!("generating {} images from the checkpoint of step {}", settings.n, generator.step());
+    let started = std::time::Instant::now();
     let generated = generator.generate(settings.n, settings.seed, SampleLabels::Balanced);
     crate::sample::check_finite(&generated, run.root())?;
+    tracing::info!("generated {} images in {:.1} s", settings.n, started.elapsed().as_secs_f64());
     let images = EvalImages { data_name: data, splits: &splits, generated: &generated, step: generator.step(), classes: generator.classes() };
     evaluate_images(&images, run, settings, device)
 }
