@@ -340,7 +340,8 @@ pub struct SampleArgs {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Workload of ../shared/peers/SPEC.md: w1 (MLP GAN), w2 (DCGAN-28), w3 (char-LSTM) or w4 (baby GPT).
+    /// Workload of ../shared/peers/SPEC.md: w1 (MLP GAN), w2 (DCGAN-28), w3 (char-LSTM), w4 (baby GPT)
+    /// or w5 (tiny-UNet DDPM).
     pub workload: String,
     /// Timed iterations (after 5 warm-up iterations).
     #[arg(long, default_value_t = 30)]

@@ -535,6 +535,7 @@ fn bench_cmd(args: BenchArgs, device_name: &str, device: Device) -> aigc::Result
     let framework = bench::framework_label(device_name);
     let result = match args.workload.as_str() {
         "w3" | "w4" => bench::lm_workload(&args.workload, args.steps, &device, &framework)?,
+        "w5" => bench::diffusion_workload(args.steps, &device, &framework)?,
         other => bench::gan_workload(other, args.steps, &device, &framework)?,
     };
     println!("{}", result.result_line());

@@ -10,6 +10,9 @@
 //! W4: nanoGPT's CPU model (vocab 65, context 64, batch 12, 4 layers, 4 heads, 128 dims, untied
 //! head, no dropout), cross-entropy and an AdamW step with PyTorch's defaults (lr 1e-3, β (0.9,
 //! 0.999), ε 1e-8, weight decay 0.01), on eight cycled batches of random tokens.
+//! W5: a DDPM training step of the tiny UNet (2,116,705 parameters) on batch 64 of 28×28×1
+//! images: t ~ U{0..999}, ε ~ N(0, I), x_t = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε (linear β), MSE(ε̂, ε), AdamW
+//! (lr 2e-4, PyTorch's defaults otherwise), on eight cycled batches of uniform noise images.
 
 use std::time::Instant;
 
@@ -154,4 +157,46 @@ pub fn lm_workload(workload: &str, steps: usize, device: &Device, framework: &st
         }
     }
     Ok(BenchResult { framework: framework.into(), workload: workload.into(), times_ms, params })
+}
+
+/// Runs W5 (`w5`) for `steps` timed iterations after [`WARMUP`].
+pub fn diffusion_workload(steps: usize, device: &Device, framework: &str) -> Result<BenchResult> {
+    use burn::optim::{AdamWConfig, GradientsParams};
+    use burn::tensor::{Tensor, TensorData};
+    use rand_distr::{Distribution, StandardNormal};
+
+    use crate::families::diffusion::{Schedule, ScheduleKind, UnetConfig};
+
+    if steps == 0 {
+        return Err(AigcError::invalid("steps", "must be at least 1"));
+    }
+    let device = device.clone().autodiff();
+    device.seed(0);
+    let (batch, side, timesteps) = (64usize, 28usize, 1000usize);
+    let mut model = UnetConfig::new(1).init(&device);
+    let params = trainable_params(&model);
+    let mut optim = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(0.01).init();
+    let schedule = Schedule::new(ScheduleKind::Linear, timesteps);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let dim = side * side;
+    let pool: Vec<Vec<f32>> = (0..8).map(|_| (0..batch * dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()).collect();
+    let mut times_ms = Vec::with_capacity(steps);
+    for i in 0..WARMUP + steps {
+        let start = Instant::now();
+        let x0 = &pool[i % pool.len()];
+        let t: Vec<usize> = (0..batch).map(|_| rng.random_range(0..timesteps)).collect();
+        let eps: Vec<f32> = (0..batch * dim).map(|_| StandardNormal.sample(&mut rng)).collect();
+        let xt: Vec<f32> = (0..batch).flat_map(|b| schedule.noised(t[b], &x0[b * dim..(b + 1) * dim], &eps[b * dim..(b + 1) * dim])).collect();
+        let xt = Tensor::<4>::from_data(TensorData::new(xt, [batch, 1, side, side]), &device);
+        let eps = Tensor::<4>::from_data(TensorData::new(eps, [batch, 1, side, side]), &device);
+        let times: Vec<f32> = t.iter().map(|&t| t as f32).collect();
+        let loss = (model.forward(xt, &times, None) - eps).square().mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(2e-4, model, grads);
+        let _ = device.sync();
+        if i >= WARMUP {
+            times_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(BenchResult { framework: framework.into(), workload: "w5".into(), times_ms, params })
 }

@@ -6,6 +6,7 @@
 //! Adding a family: a folder with a `FAMILY` registration, one entry in [`FAMILIES`], and its
 //! `aigc train …` subcommand (docs/ARCHITECTURE.md walks through it).
 
+pub mod diffusion;
 pub mod gan;
 pub mod lm;
 pub mod music;

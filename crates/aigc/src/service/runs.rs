@@ -161,9 +161,15 @@ pub fn suggested_commands(info: &RunInfo) -> Vec<Suggestion> {
         add(format!("aigc eval --run {run}"), "held-out likelihood and the tunes' statistics against the data");
     }
     if can(Capability::Export) {
-        add(format!("aigc export --run {run} --checkpoint best"), "the weights in PyTorch's layout (python/aigc_torch.py loads them)");
+        add(format!("aigc export --run {run}"), "the weights in PyTorch's layout (python/aigc_torch.py loads them)");
     }
     out
+}
+
+/// Decimals that show `x` to about two significant digits, at least one.
+fn decimals(x: f64) -> usize {
+    let x = x.abs();
+    if x >= 0.1 || x == 0.0 || !x.is_finite() { 1 } else { (1.0 - x.log10().floor()).min(6.0) as usize }
 }
 
 /// `word` as one shell word (quoted when it holds anything but safe characters).
@@ -253,14 +259,22 @@ pub fn markdown_table(runs: &[EvaluatedRun]) -> String {
         let classes = m.coverage.as_ref().map(|v| format!("{}/{}", v.covered, v.classes)).unwrap_or_else(|| "-".into());
         let kl = m.coverage.as_ref().map(|v| format!("{:.3}", v.kl_to_data)).unwrap_or_else(|| "-".into());
         let is = c.inception_score.map(|e| format!("{:.2}", e.mean)).unwrap_or_else(|| "-".into());
-        let kid = c.kid.error().map_or_else(|| format!("{:.1}", c.kid.mean), |std| format!("{:.1} ± {std:.1}", c.kid.mean));
+        // One decimal for the classifier's large KIDs; enough decimals to show two digits of the
+        // spread for an encoder's small ones (0.0160 ± 0.0014).
+        let kid = match c.kid.error() {
+            Some(std) => {
+                let d = decimals(std);
+                format!("{:.d$} ± {std:.d$}", c.kid.mean)
+            }
+            None => format!("{:.d$}", c.kid.mean, d = decimals(c.kid.mean)),
+        };
+        let fid = if c.fid < 5.0 { format!("{:.2}", c.fid) } else { format!("{:.1}", c.fid) };
         // Conditional runs: the share of samples the feature network puts in their class.
         let accuracy = m.label_accuracy.map(|a| format!("{:.1}%", 100.0 * a)).unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "| {name} | {} | {train} | {} | {:.1} | {kid} | {:.3} | {:.3} | {is} | {classes} | {kl} | {accuracy} | {:.2}% |\n",
+            "| {name} | {} | {train} | {} | {fid} | {kid} | {:.3} | {:.3} | {is} | {classes} | {kl} | {accuracy} | {:.2}% |\n",
             m.step,
             c.generated,
-            c.fid,
             c.precision,
             c.recall,
             100.0 * m.memorisation.copy_fraction,
@@ -276,4 +290,16 @@ pub fn export(run: &Path, checkpoint: &str, out: Option<&Path>, device: &burn::t
     let checkpoint = crate::run::CheckpointChoice::parse(checkpoint)?;
     let opened = families::open(run)?;
     opened.export(checkpoint, device, out.unwrap_or(run))
+}
+
+#[cfg(test)]
+mod decimals_tests {
+    /// Large KIDs keep one decimal (the README's tables); small ones show two digits.
+    #[test]
+    fn decimals_show_two_significant_digits_of_small_values() {
+        use super::decimals;
+        assert_eq!([decimals(27.4), decimals(5.9), decimals(0.6), decimals(0.0), decimals(f64::NAN)], [1, 1, 1, 1, 1]);
+        assert_eq!([decimals(0.0014), decimals(0.05), decimals(-0.0024), decimals(1e-12)], [4, 3, 4, 6]);
+        assert_eq!(format!("{:.d$} ± {:.d$}", 0.016, 0.0014, d = decimals(0.0014)), "0.0160 ± 0.0014");
+    }
 }
