@@ -268,7 +268,8 @@ pub fn markdown_table(runs: &[EvaluatedRun]) -> String {
             }
             None => format!("{:.d$}", c.kid.mean, d = decimals(c.kid.mean)),
         };
-        let fid = if c.fid < 5.0 { format!("{:.2}", c.fid) } else { format!("{:.1}", c.fid) };
+        // FID of identical sets can come out a rounding error below 0.
+        let fid = if c.fid < 5.0 { format!("{:.2}", c.fid.max(0.0)) } else { format!("{:.1}", c.fid) };
         // Conditional runs: the share of samples the feature network puts in their class.
         let accuracy = m.label_accuracy.map(|a| format!("{:.1}%", 100.0 * a)).unwrap_or_else(|| "-".into());
         out.push_str(&format!(
