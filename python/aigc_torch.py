@@ -227,6 +227,101 @@ class RecurrentLM(nn.Module, _Vocabulary):
         return self.head(out)
 
 
+def sinusoidal(t, dim):
+    """The sinusoidal features of timesteps t [B] (sines then cosines), as aigc's UNet."""
+    half = dim // 2
+    freqs = torch.exp(-torch.log(torch.tensor(10000.0)) * torch.arange(half, dtype=torch.float32) / half)
+    args = t.float()[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, cin, cout, tdim, groups, eps):
+        super().__init__()
+        self.n1 = nn.GroupNorm(groups, cin, eps=eps)
+        self.c1 = nn.Conv2d(cin, cout, 3, 1, 1)
+        self.t = nn.Linear(tdim, cout)
+        self.n2 = nn.GroupNorm(groups, cout, eps=eps)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x, emb):
+        h = self.c1(F.silu(self.n1(x))) + self.t(emb)[:, :, None, None]
+        h = self.c2(F.silu(self.n2(h)))
+        return h + (self.skip(x) if self.skip is not None else x)
+
+
+class _Attention(nn.Module):
+    def __init__(self, c, heads, groups, eps):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(groups, c, eps=eps)
+        self.qkv = nn.Conv2d(c, 3 * c, 1)
+        self.proj = nn.Conv2d(c, c, 1)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
+        att = torch.softmax(q.transpose(-2, -1) @ k / (c // self.heads) ** 0.5, dim=-1)
+        return x + self.proj((v @ att.transpose(-2, -1)).reshape(b, c, h, w))
+
+
+class _Level(nn.Module):
+    def __init__(self, cin, cout, attend, spec):
+        super().__init__()
+        g, eps = spec["groups"], spec["group_norm_eps"]
+        self.block = _ResBlock(cin, cout, spec["time_dim"], g, eps)
+        self.attention = _Attention(cout, spec["heads"], g, eps) if attend else None
+
+    def forward(self, x, emb):
+        h = self.block(x, emb)
+        return self.attention(h) if self.attention is not None else h
+
+
+class UNet(nn.Module):
+    """aigc's denoising UNet (its defaults are ../shared/peers' TinyUNet): forward(x, t, labels=None)
+    -> the noise (or velocity) prediction, x [B, C, H, W], t [B] (DDPM step indices)."""
+
+    def __init__(self, spec):
+        super().__init__()
+        self.spec = spec
+        w, att, td, g, eps = spec["widths"], spec["attention"], spec["time_dim"], spec["groups"], spec["group_norm_eps"]
+        n = len(w)
+        self.classes = spec["classes"]
+        self.time_in = nn.Linear(spec["time_features"], td)
+        self.time_out = nn.Linear(td, td)
+        self.labels = nn.Embedding(self.classes + 1, td) if self.classes else None
+        self.conv_in = nn.Conv2d(spec["channels"], w[0], 3, 1, 1)
+        self.down = nn.ModuleList([_Level(w[0] if i == 0 else w[i - 1], w[i], att[i], spec) for i in range(n)])
+        self.downsample = nn.ModuleList([nn.Conv2d(w[i], w[i], 3, 2, 1) for i in range(n - 1)])
+        self.mid1 = _ResBlock(w[-1], w[-1], td, g, eps)
+        self.mid_attention = _Attention(w[-1], spec["heads"], g, eps)
+        self.mid2 = _ResBlock(w[-1], w[-1], td, g, eps)
+        self.up = nn.ModuleList([_Level((w[-1] if i + 1 == n else w[i + 1]) + w[i], w[i], att[i], spec) for i in range(n)])
+        self.upsample = nn.ModuleList([nn.Conv2d(w[i + 1], w[i + 1], 3, 1, 1) for i in range(n - 1)])
+        self.out_norm = nn.GroupNorm(g, w[0], eps=eps)
+        self.conv_out = nn.Conv2d(w[0], spec["channels"], 3, 1, 1)
+
+    def forward(self, x, t, labels=None):
+        emb = self.time_out(F.silu(self.time_in(sinusoidal(t, self.spec["time_features"]))))
+        if self.labels is not None and labels is not None:
+            emb = emb + self.labels(torch.as_tensor(labels))
+        emb = F.silu(emb)
+        h = self.conv_in(x)
+        skips = []
+        for i, level in enumerate(self.down):
+            h = level(h, emb)
+            skips.append(h)
+            if i < len(self.downsample):
+                h = self.downsample[i](h)
+        h = self.mid2(self.mid_attention(self.mid1(h, emb)), emb)
+        for i in reversed(range(len(self.up))):
+            if i + 1 < len(self.up):
+                h = self.upsample[i](F.interpolate(h, scale_factor=2, mode="nearest"))
+            h = self.up[i](torch.cat([h, skips.pop()], 1), emb)
+        return self.conv_out(F.silu(self.out_norm(h)))
+
+
 def build(spec):
     """The (untrained) module a sidecar describes."""
     if spec.get("format") != FORMAT:
@@ -238,6 +333,8 @@ def build(spec):
         return GPT(spec)
     if module == "rnn":
         return RecurrentLM(spec)
+    if module == "unet":
+        return UNet(spec)
     raise ValueError(f"unknown module {module!r}")
 
 

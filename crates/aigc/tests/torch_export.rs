@@ -211,3 +211,55 @@ torch.save(model.state_dict(), sys.argv[1])
     let out = Command::new(&python).arg(&script).arg(&pth).arg(&st).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("features.0.weight has shape"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The diffusion UNet (W5's TinyUNet by default, and a small conditional colour one) exports under
+/// its field names, and `aigc_torch.UNet` computes the same prediction: the network the W5
+/// benchmark times is the reference's.
+#[test]
+fn the_unet_matches_its_pytorch_twin() {
+    use aigc::burn::tensor::{Int, Tensor, TensorData};
+    use aigc::families::diffusion::UnetConfig;
+    use aigc::report::torch::TorchExport;
+
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let mut cases = Vec::new();
+    let configs = [
+        ("unet-w5", UnetConfig::new(1), 28),
+        ("unet-conditional-rgb", UnetConfig::new(3).with_widths(vec![16, 32]).with_attention(vec![true, true]).with_classes(5), 16),
+    ];
+    for (name, config, side) in configs {
+        device.seed(11);
+        let unet = config.init(&device);
+        let mut export = TorchExport::new("unet", serde_json::Value::Null);
+        let spec = unet.export_tensors(&mut export);
+        let case = root_case(dir.path(), name);
+        let weights = export.described(spec).write(&case).unwrap();
+        let names = tensors(&weights);
+        assert_eq!(names.values().map(|(s, _)| s.iter().product::<usize>()).sum::<usize>(), aigc::burn::module::Module::num_params(&unet), "{name}: every parameter exported");
+        let (b, c) = (3usize, config.channels);
+        let x: Vec<f32> = (0..b * c * side * side).map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0).collect();
+        let t = vec![0.0f32, 417.0, 999.0];
+        let labels: Vec<i64> = vec![0, 4, 5];
+        let input = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, c, side, side]), &device);
+        let label_tensor = (config.classes > 0).then(|| Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [b]), &device));
+        let expected = unet.forward(input, &t, label_tensor).into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+        write_check(&case, &[("labels", labels, vec![b])], &[("x", x, vec![b, c, side, side]), ("t", t, vec![b]), ("expected", expected, vec![b, c, side, side])]);
+        cases.push(case);
+    }
+    let Some(python) = torch_python() else {
+        eprintln!("skipped the PyTorch half: no Python with torch (set AIGC_TORCH_PYTHON or run ../shared/peers/setup.sh)");
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch_export_check.py");
+    let out = Command::new(&python).arg(&script).args(&cases).output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("{report}");
+    assert!(out.status.success() && report.matches("agrees").count() == cases.len(), "PyTorch disagrees with aigc:\n{report}");
+}
+
+fn root_case(root: &Path, name: &str) -> PathBuf {
+    let case = root.join(name);
+    std::fs::create_dir_all(&case).unwrap();
+    case
+}

@@ -17,7 +17,11 @@ for case in map(Path, sys.argv[1:]):
     weights = next(p for p in case.glob("*.safetensors") if p.name != "check.safetensors")
     module = aigc_torch.load(weights)
     with torch.no_grad():
-        if "z" in check:
+        if "x" in check:
+            labels = check["labels"] if module.classes else None
+            got = module(check["x"], check["t"], labels)
+            tolerance = 1e-4
+        elif "z" in check:
             labels = check["labels"] if module.classes else None
             got = module(check["z"], labels)
             tolerance = 1e-4

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{BatchNorm, Embedding, Gru, LayerNorm, Linear, Lstm};
+
 use burn::tensor::Tensor;
 use serde_json::{Value, json};
 
@@ -111,6 +112,16 @@ impl TorchExport {
         self.push(format!("{key}.running_mean"), values(layer.running_mean.value_sync()));
         self.push(format!("{key}.running_var"), values(layer.running_var.value_sync()));
         self.entries.push(Entry { key: format!("{key}.num_batches_tracked"), shape: Vec::new(), values: Values::I64(vec![0]) });
+    }
+
+    /// `nn.GroupNorm` under `key` (affine).
+    pub fn group_norm(&mut self, key: &str, layer: &burn::nn::GroupNorm) {
+        if let Some(gamma) = &layer.gamma {
+            self.push(format!("{key}.weight"), param(gamma));
+        }
+        if let Some(beta) = &layer.beta {
+            self.push(format!("{key}.bias"), param(beta));
+        }
     }
 
     /// `nn.LayerNorm` under `key`.

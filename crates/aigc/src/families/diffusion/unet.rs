@@ -17,6 +17,7 @@ use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::error::{AigcError, Result};
+use crate::report::torch::TorchExport;
 
 #[derive(Config, Debug, PartialEq)]
 pub struct UnetConfig {
@@ -230,9 +231,80 @@ impl UnetConfig {
     }
 }
 
+impl ResBlock {
+    fn export(&self, e: &mut TorchExport, key: &str) {
+        e.group_norm(&format!("{key}.n1"), &self.n1);
+        e.conv(&format!("{key}.c1"), &self.c1);
+        e.linear(&format!("{key}.t"), &self.t);
+        e.group_norm(&format!("{key}.n2"), &self.n2);
+        e.conv(&format!("{key}.c2"), &self.c2);
+        if let Some(skip) = &self.skip {
+            e.conv(&format!("{key}.skip"), skip);
+        }
+    }
+}
+
+impl Attention {
+    fn export(&self, e: &mut TorchExport, key: &str) {
+        e.group_norm(&format!("{key}.norm"), &self.norm);
+        e.conv(&format!("{key}.qkv"), &self.qkv);
+        e.conv(&format!("{key}.proj"), &self.proj);
+    }
+}
+
+impl Level {
+    fn export(&self, e: &mut TorchExport, key: &str) {
+        self.block.export(e, &format!("{key}.block"));
+        if let Some(a) = &self.attention {
+            a.export(e, &format!("{key}.attention"));
+        }
+    }
+}
+
 impl Unet {
     pub fn classes(&self) -> usize {
         self.classes
+    }
+
+    /// The network under its own field names (`down.0.block.c1.weight`, `mid_attention.qkv.weight`,
+    /// …), which `python/aigc_torch.py`'s `UNet` uses too, and its sizes for the sidecar.
+    pub fn export_tensors(&self, e: &mut TorchExport) -> serde_json::Value {
+        e.linear("time_in", &self.time_in);
+        e.linear("time_out", &self.time_out);
+        if let Some(labels) = &self.labels {
+            e.embedding("labels", labels);
+        }
+        e.conv("conv_in", &self.conv_in);
+        for (i, level) in self.down.iter().enumerate() {
+            level.export(e, &format!("down.{i}"));
+        }
+        for (i, conv) in self.downsample.iter().enumerate() {
+            e.conv(&format!("downsample.{i}"), conv);
+        }
+        self.mid1.export(e, "mid1");
+        self.mid_attention.export(e, "mid_attention");
+        self.mid2.export(e, "mid2");
+        for (i, level) in self.up.iter().enumerate() {
+            level.export(e, &format!("up.{i}"));
+        }
+        for (i, conv) in self.upsample.iter().enumerate() {
+            e.conv(&format!("upsample.{i}"), conv);
+        }
+        e.group_norm("out_norm", &self.out_norm);
+        e.conv("conv_out", &self.conv_out);
+        let widths: Vec<usize> = self.down.iter().map(|l| l.block.c1.weight.dims()[0]).collect();
+        serde_json::json!({
+            "module": "unet",
+            "channels": self.conv_in.weight.dims()[1],
+            "widths": widths,
+            "attention": self.down.iter().map(|l| l.attention.is_some()).collect::<Vec<_>>(),
+            "time_features": self.time_features,
+            "time_dim": self.time_out.weight.dims()[1],
+            "groups": self.out_norm.num_groups,
+            "heads": self.mid_attention.heads,
+            "classes": self.classes,
+            "group_norm_eps": self.out_norm.epsilon,
+        })
     }
 
     /// The prediction (noise ε, or velocity) for `x` `[B, C, H, W]` at times `t` (one per image:
