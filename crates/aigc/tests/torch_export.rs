@@ -157,16 +157,7 @@ fn every_family_exports_weights_pytorch_loads_and_computes_alike() {
     let err = aigc::service::runs::export(&run, "latest", None, &Device::flex()).unwrap_err().to_string();
     assert!(err.contains("cannot export its weights"), "{err}");
 
-    let Some(python) = torch_python() else {
-        eprintln!("skipped the PyTorch half: no Python with torch (set AIGC_TORCH_PYTHON or run ../shared/peers/setup.sh)");
-        return;
-    };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch_export_check.py");
-    let out = Command::new(&python).arg(&script).args(&cases).output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    eprintln!("{report}");
-    assert!(out.status.success(), "PyTorch disagrees with aigc:\n{report}");
-    assert_eq!(report.matches("agrees").count(), cases.len(), "{report}");
+    check_in_pytorch(&cases);
 }
 
 /// `scripts/vgg19_to_safetensors.py` turns a torchvision-layout VGG-19 `.pth` (here one with
@@ -247,19 +238,25 @@ fn the_unet_matches_its_pytorch_twin() {
         write_check(&case, &[("labels", labels, vec![b])], &[("x", x, vec![b, c, side, side]), ("t", t, vec![b]), ("expected", expected, vec![b, c, side, side])]);
         cases.push(case);
     }
-    let Some(python) = torch_python() else {
-        eprintln!("skipped the PyTorch half: no Python with torch (set AIGC_TORCH_PYTHON or run ../shared/peers/setup.sh)");
-        return;
-    };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch_export_check.py");
-    let out = Command::new(&python).arg(&script).args(&cases).output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    eprintln!("{report}");
-    assert!(out.status.success() && report.matches("agrees").count() == cases.len(), "PyTorch disagrees with aigc:\n{report}");
+    check_in_pytorch(&cases);
 }
 
 fn root_case(root: &Path, name: &str) -> PathBuf {
     let case = root.join(name);
     std::fs::create_dir_all(&case).unwrap();
     case
+}
+
+/// Runs `torch_export_check.py` on the cases where a Python with torch is found (skipped,
+/// saying so, elsewhere); every case must agree.
+fn check_in_pytorch(cases: &[PathBuf]) {
+    let Some(python) = torch_python() else {
+        eprintln!("skipped the PyTorch half: no Python with torch (set AIGC_TORCH_PYTHON or run ../shared/peers/setup.sh)");
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch_export_check.py");
+    let out = Command::new(&python).arg(&script).args(cases).output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("{report}");
+    assert!(out.status.success() && report.matches("agrees").count() == cases.len(), "PyTorch disagrees with aigc:\n{report}");
 }
