@@ -14,10 +14,8 @@ use std::path::Path;
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::relu;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
@@ -25,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::classifier::{Classifier, ClassifierConfig};
 use super::features::Features;
 use crate::data::{ImageDataset, ImageShape};
 use crate::error::{AigcError, Result};
@@ -47,46 +46,33 @@ pub struct EncoderConfig {
     pub projection_dim: usize,
 }
 
+/// The classifier's network ([`Classifier`]: two convolutions and the 128 features the metrics
+/// read) with its output layer sized as the first layer of SimCLR's projection head, and the
+/// head's second layer.
 #[derive(Module, Debug)]
 pub struct Encoder {
-    conv1: Conv2d,
-    conv2: Conv2d,
-    pool: MaxPool2d,
-    hidden: Linear,
-    head1: Linear,
-    head2: Linear,
-    shape: [usize; 3],
+    trunk: Classifier,
+    head: Linear,
 }
 
 impl EncoderConfig {
     pub fn init(&self, device: &Device) -> Encoder {
-        let flat = 64 * (self.height / 4) * (self.width / 4);
-        Encoder {
-            conv1: Conv2dConfig::new([self.channels, 32], [3, 3]).with_padding(PaddingConfig2d::Same).init(device),
-            conv2: Conv2dConfig::new([32, 64], [3, 3]).with_padding(PaddingConfig2d::Same).init(device),
-            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
-            hidden: LinearConfig::new(flat, self.feature_dim).init(device),
-            head1: LinearConfig::new(self.feature_dim, self.feature_dim).init(device),
-            head2: LinearConfig::new(self.feature_dim, self.projection_dim).init(device),
-            shape: [self.channels, self.height, self.width],
-        }
+        // "classes" is the width of the head's first layer, which is the feature width.
+        let head_width = self.feature_dim;
+        let trunk = ClassifierConfig::new(self.channels, self.height, self.width, head_width).with_feature_dim(self.feature_dim);
+        Encoder { trunk: trunk.init(device), head: LinearConfig::new(self.feature_dim, self.projection_dim).init(device) }
     }
 }
 
 impl Encoder {
-    /// The features of `[batch, C*H*W]` images in [-1, 1].
+    /// The features of `[batch, C*H*W]` images in [-1, 1] (the trunk's, as the classifier's).
     pub fn features(&self, images: Tensor<2>) -> Tensor<2> {
-        let [c, h, w] = self.shape;
-        let batch = images.dims()[0];
-        let x = images.reshape([batch, c, h, w]);
-        let x = self.pool.forward(relu(self.conv1.forward(x)));
-        let x = self.pool.forward(relu(self.conv2.forward(x)));
-        relu(self.hidden.forward(x.flatten(1, 3)))
+        self.trunk.features(images)
     }
 
     /// The projection the loss compares.
     fn project(&self, images: Tensor<2>) -> Tensor<2> {
-        self.head2.forward(relu(self.head1.forward(self.features(images))))
+        self.head.forward(relu(self.trunk.logits(images)))
     }
 }
 

@@ -81,28 +81,27 @@ impl TorchExport {
         self.entries.push(Entry { key, shape, values: Values::F32(values) });
     }
 
-    /// `nn.Linear` under `key`.
-    pub fn linear(&mut self, key: &str, layer: &Linear) {
-        self.push(format!("{key}.weight"), transposed(&layer.weight));
-        if let Some(bias) = &layer.bias {
+    /// `key.weight` (already in PyTorch's layout) and `key.bias` when the layer has one.
+    fn weight_and_bias(&mut self, key: &str, weight: (Vec<usize>, Vec<f32>), bias: Option<&Param<Tensor<1>>>) {
+        self.push(format!("{key}.weight"), weight);
+        if let Some(bias) = bias {
             self.push(format!("{key}.bias"), param(bias));
         }
+    }
+
+    /// `nn.Linear` under `key`.
+    pub fn linear(&mut self, key: &str, layer: &Linear) {
+        self.weight_and_bias(key, transposed(&layer.weight), layer.bias.as_ref());
     }
 
     /// `nn.Conv2d` under `key` (burn's `[out, in, kh, kw]` is PyTorch's).
     pub fn conv(&mut self, key: &str, layer: &Conv2d) {
-        self.push(format!("{key}.weight"), param(&layer.weight));
-        if let Some(bias) = &layer.bias {
-            self.push(format!("{key}.bias"), param(bias));
-        }
+        self.weight_and_bias(key, param(&layer.weight), layer.bias.as_ref());
     }
 
     /// `nn.ConvTranspose2d` under `key` (`[in, out, kh, kw]` in both).
     pub fn conv_transpose(&mut self, key: &str, layer: &ConvTranspose2d) {
-        self.push(format!("{key}.weight"), param(&layer.weight));
-        if let Some(bias) = &layer.bias {
-            self.push(format!("{key}.bias"), param(bias));
-        }
+        self.weight_and_bias(key, param(&layer.weight), layer.bias.as_ref());
     }
 
     /// `nn.BatchNorm2d` under `key`: affine weights and the running statistics sampling uses.
@@ -126,10 +125,7 @@ impl TorchExport {
 
     /// `nn.LayerNorm` under `key`.
     pub fn layer_norm(&mut self, key: &str, layer: &LayerNorm) {
-        self.push(format!("{key}.weight"), param(&layer.gamma));
-        if let Some(beta) = &layer.beta {
-            self.push(format!("{key}.bias"), param(beta));
-        }
+        self.weight_and_bias(key, param(&layer.gamma), layer.beta.as_ref());
     }
 
     /// `nn.Embedding` under `key`.
@@ -146,12 +142,15 @@ impl TorchExport {
             shape[0] *= parts.len();
             (shape, parts.into_iter().flat_map(|(_, v)| v).collect::<Vec<f32>>())
         };
-        let bias = |l: &Linear, rows: usize| l.bias.as_ref().map_or_else(|| (vec![rows], vec![0.0; rows]), param);
-        let rows = |l: &Linear| l.weight.dims()[1];
+        // A gate without a bias exports zeros (PyTorch's LSTM/GRU always have them).
+        let bias = |l: &Linear| {
+            let rows = l.weight.dims()[1];
+            l.bias.as_ref().map_or_else(|| (vec![rows], vec![0.0; rows]), param)
+        };
         self.push(format!("{key}.weight_ih_l{index}"), stack(&|g| transposed(&g.input_transform.weight)));
         self.push(format!("{key}.weight_hh_l{index}"), stack(&|g| transposed(&g.hidden_transform.weight)));
-        self.push(format!("{key}.bias_ih_l{index}"), stack(&|g| bias(&g.input_transform, rows(&g.input_transform))));
-        self.push(format!("{key}.bias_hh_l{index}"), stack(&|g| bias(&g.hidden_transform, rows(&g.hidden_transform))));
+        self.push(format!("{key}.bias_ih_l{index}"), stack(&|g| bias(&g.input_transform)));
+        self.push(format!("{key}.bias_hh_l{index}"), stack(&|g| bias(&g.hidden_transform)));
     }
 
     /// Layer `index` of an `nn.LSTM` under `key` (gates i, f, g, o).

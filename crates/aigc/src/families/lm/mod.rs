@@ -52,7 +52,6 @@ pub fn train(config: &TextTrainConfig, out: &Path, options: &TrainOptions) -> Re
         unit: "char",
         vocab_json: vocab.to_json(),
         family: NAME,
-        data: config.data.clone(),
     };
     let mut trainer = LmTrainer::new(config.clone(), data, &options.device)?;
     fit(&mut trainer, &run, &manifest, resume_from, options.fit())

@@ -90,8 +90,6 @@ pub struct LmData {
     pub vocab_json: String,
     /// The family whose model this is (`text`, `music`), for the export's sidecar.
     pub family: &'static str,
-    /// The data it learns (an embedded name or a path), for the export's sidecar.
-    pub data: String,
 }
 
 /// A language model with its optimizer, token streams and batch sampler.
@@ -235,7 +233,7 @@ impl Trainer for LmTrainer {
     /// Exports the final weights in PyTorch's layout.
     fn finish(&mut self, run: &RunDir) -> Result<()> {
         let vocab = serde_json::from_str(&self.data.vocab_json).map_err(|e| AigcError::output(run.vocab(), e))?;
-        self.model.torch_export(self.data.family, &self.data.data, vocab)?.write(run.root())?;
+        self.model.torch_export(self.data.family, &self.config.data, vocab)?.write(run.root())?;
         Ok(())
     }
 

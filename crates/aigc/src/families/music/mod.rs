@@ -66,7 +66,6 @@ pub fn train(config: &MusicTrainConfig, out: &Path, options: &TrainOptions) -> R
                 unit: "token",
                 vocab_json: data.vocab.to_json(),
                 family: NAME,
-                data: config.lm.data.clone(),
             };
             let mut trainer = LmTrainer::new(lm.clone(), lm_data, &options.device)?;
             fit(&mut trainer, &run, &manifest, resume_from, options.fit())?;
