@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use aigc::AigcError;
+use aigc::families::diffusion::{DiffusionTrainConfig, Objective, SamplerKind, ScheduleKind};
 use aigc::families::gan::{CriticNorm, GanArch, GanLoss, GanTrainConfig};
 use aigc::families::lm::{LmArch, TextTrainConfig};
 use aigc::families::music::{MelodyArch, MusicTrainConfig};
@@ -15,7 +16,7 @@ fn choice<T>(field: &str, parsed: Result<T, String>) -> aigc::Result<T> {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "aigc", version, about = "A generative-AI workbench: train and run GANs, VAEs, language and melody models on your own images, text and music")]
+#[command(name = "aigc", version, about = "A generative-AI workbench: train and run GANs, VAEs, diffusion and flow models, language and melody models on your own images, text and music")]
 pub struct Cli {
     /// Compute device: cpu (Flex), wgpu or cuda (the latter two need the cargo feature).
     #[arg(long, global = true, default_value = "cpu", help_heading = "Global options")]
@@ -112,6 +113,8 @@ pub enum TrainCommand {
     Gan(GanArgs),
     /// A variational autoencoder.
     Vae(VaeArgs),
+    /// A diffusion (DDPM) or flow-matching model: a denoising UNet.
+    Diffusion(DiffusionArgs),
     /// A character-level language model (GPT) on a text corpus.
     Text(TextArgs),
     /// A melody model (--arch lstm|gpt|gru, or the markov baseline) on folk tunes (ABC, MIDI).
@@ -307,6 +310,124 @@ impl VaeArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct DiffusionArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// ddpm (predict the noise) or flow (flow matching: predict the velocity).
+    #[arg(long)]
+    pub objective: Option<String>,
+    /// The DDPM noise schedule: linear or cosine.
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Steps T of the DDPM noising chain.
+    #[arg(long)]
+    pub timesteps: Option<usize>,
+    /// The UNet's channels per level, finest first (e.g. 32,64,128; each level halves the side).
+    #[arg(long, value_delimiter = ',')]
+    pub widths: Option<Vec<usize>>,
+    /// Levels with self-attention, as 0/1 per level (e.g. 0,0,1).
+    #[arg(long, value_delimiter = ',')]
+    pub attention: Option<Vec<u8>>,
+    /// Decay of the weight average used for sampling (0 = off).
+    #[arg(long)]
+    pub ema: Option<f64>,
+    /// Learning-rate warm-up steps.
+    #[arg(long)]
+    pub warmup_steps: Option<usize>,
+    /// Share of training steps without the label (conditional runs; for classifier-free guidance).
+    #[arg(long)]
+    pub label_dropout: Option<f64>,
+    #[command(flatten)]
+    pub sampling: SamplerArgs,
+    /// Steps between evaluations (KID/FID/precision/recall into metrics.jsonl; keeps best/).
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+}
+
+impl DiffusionArgs {
+    /// Overrides the config's fields with the flags given.
+    pub fn apply(&self, config: &mut DiffusionTrainConfig) -> aigc::Result<()> {
+        apply_run_args!(&self.run, &mut *config);
+        if self.run.arch.is_some() {
+            return Err(AigcError::invalid("arch", "a diffusion model is a UNet: set --widths and --attention instead"));
+        }
+        if let Some(v) = self.run.lr {
+            config.lr = v;
+        }
+        if let Some(v) = &self.objective {
+            config.objective = choice("objective", Objective::parse(v))?;
+        }
+        if let Some(v) = &self.schedule {
+            config.schedule = choice("schedule", ScheduleKind::parse(v))?;
+        }
+        if let Some(v) = self.timesteps {
+            config.timesteps = v;
+        }
+        if let Some(v) = &self.widths {
+            config.widths = v.clone();
+            if self.attention.is_none() {
+                // The default: attention at the lowest level only.
+                config.attention = (0..v.len()).map(|i| i + 1 == v.len()).collect();
+            }
+        }
+        if let Some(v) = &self.attention {
+            if let Some(bad) = v.iter().find(|&&a| a > 1) {
+                return Err(AigcError::invalid("attention", format!("expected 0 or 1 per level, got {bad}")));
+            }
+            config.attention = v.iter().map(|&a| a == 1).collect();
+        }
+        if let Some(v) = self.ema {
+            config.ema_decay = v;
+        }
+        if let Some(v) = self.warmup_steps {
+            config.warmup_steps = v;
+        }
+        if let Some(v) = self.label_dropout {
+            config.label_dropout = v;
+        }
+        if let Some(v) = &self.sampling.sampler {
+            config.sampler = Some(choice("sampler", SamplerKind::parse(v))?);
+        }
+        if let Some(v) = self.sampling.sample_steps {
+            config.sample_steps = v;
+        }
+        if let Some(v) = self.sampling.eta {
+            config.eta = v;
+        }
+        if let Some(v) = self.sampling.guidance {
+            config.guidance = v;
+        }
+        if self.eval_every.is_some() {
+            config.eval_every = self.eval_every;
+        }
+        Ok(())
+    }
+}
+
+/// How a diffusion model's sampler draws (training grids, `sample`, `eval`).
+#[derive(Args, Debug, Default)]
+pub struct SamplerArgs {
+    /// Diffusion runs: ddpm or ddim (ddpm objective), euler or heun (flow objective).
+    #[arg(long)]
+    pub sampler: Option<String>,
+    /// Diffusion runs: network evaluations from noise to image (DDIM and flow samplers).
+    #[arg(long)]
+    pub sample_steps: Option<usize>,
+    /// Diffusion runs: DDIM's stochasticity η in [0, 1] (0: deterministic).
+    #[arg(long)]
+    pub eta: Option<f64>,
+    /// Conditional diffusion runs: classifier-free guidance weight w, ε̂ = (1+w)·ε(x,c) − w·ε(x).
+    #[arg(long, allow_negative_numbers = true)]
+    pub guidance: Option<f64>,
+}
+
+impl SamplerArgs {
+    pub fn settings(&self, progress: bool) -> aigc::sample::SamplerSettings {
+        aigc::sample::SamplerSettings { sampler: self.sampler.clone(), sample_steps: self.sample_steps, eta: self.eta, guidance: self.guidance, progress }
+    }
+}
+
+#[derive(Args, Debug)]
 pub struct SampleArgs {
     /// The run directory.
     #[arg(long)]
@@ -334,8 +455,16 @@ pub struct SampleArgs {
     pub class: Option<usize>,
     /// Latent interpolation strips (10 steps each; between two seeds, or for a VAE between two
     /// held-out images) as a grid plus an animated GIF of the first strip.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "strip")]
     pub interpolate: bool,
+    /// Diffusion runs: denoising strips, x_t at 10 points from noise to the image.
+    #[arg(long)]
+    pub strip: bool,
+    #[command(flatten)]
+    pub sampling: SamplerArgs,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -388,6 +517,8 @@ pub struct EvalArgs {
     /// Noise seed of the generated samples (and KID's subsets).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[command(flatten)]
+    pub sampling: SamplerArgs,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -402,7 +533,7 @@ pub enum EvalCommand {
 
 #[derive(Args, Debug)]
 pub struct InpaintEvalArgs {
-    /// A GAN or VAE run (unconditional).
+    /// A GAN, VAE or diffusion run (unconditional).
     #[arg(long)]
     pub run: PathBuf,
     /// Mask families: centre, random, half (comma-separated).
@@ -469,7 +600,7 @@ pub struct StyleArgs {
 
 #[derive(Args, Debug)]
 pub struct InpaintArgs {
-    /// A GAN run (latent optimisation) or a VAE run (its encoder), unconditional.
+    /// A GAN run (latent optimisation), a VAE run (its encoder) or a diffusion run (RePaint), unconditional.
     #[arg(long)]
     pub run: PathBuf,
     /// The image to repair (the model's size and channels).
@@ -484,7 +615,7 @@ pub struct InpaintArgs {
     /// Or a rectangular hole x,y,w,h (default: the centre square of half the side).
     #[arg(long)]
     pub mask_rect: Option<String>,
-    /// latent (GAN runs) or vae (VAE runs); default: the run's.
+    /// latent (GAN runs), vae (VAE runs) or repaint (diffusion runs); default: the run's.
     #[arg(long)]
     pub method: Option<String>,
     /// Completions per image.

@@ -3,6 +3,7 @@
 
 use aigc::data::music::EMBEDDED_MUSIC;
 use aigc::data::text::EMBEDDED_CORPORA;
+use aigc::families::diffusion::{DiffusionTrainConfig, Objective, SamplerKind, ScheduleKind};
 use aigc::families::gan::{GanArch, GanTrainConfig};
 use aigc::families::lm::{LmArch, TextTrainConfig};
 use aigc::families::music::{MelodyArch, MusicTrainConfig};
@@ -31,6 +32,15 @@ pub fn command() -> Command {
                     .mut_arg("arch", |a| a.help(format!("The networks: {} (PyTorch's 784-400-20 MLP, or convolutions)", VaeArch::choices())))
                     .mut_arg("data", |a| a.help(image_data.clone()));
                 with_defaults(c, &VaeTrainConfig::new(), aigc::families::vae::UNSET)
+            })
+            .mut_subcommand("diffusion", |c| {
+                let c = c
+                    .mut_arg("arch", |a| a.help("Not used: a diffusion model is a UNet (set --widths and --attention)"))
+                    .mut_arg("objective", |a| a.help(format!("What the UNet predicts: {} (the noise, Ho et al.; or the velocity of flow matching)", Objective::choices())))
+                    .mut_arg("schedule", |a| a.help(format!("The DDPM noise schedule: {}", ScheduleKind::choices())))
+                    .mut_arg("sampler", |a| a.help(format!("The sampler of grids and evaluations: {} (ddpm/ddim for the ddpm objective, euler/heun for flow)", SamplerKind::choices())))
+                    .mut_arg("data", |a| a.help(image_data.clone()));
+                with_defaults(c, &DiffusionTrainConfig::new(), aigc::families::diffusion::UNSET)
             })
             .mut_subcommand("text", |c| {
                 let c = c

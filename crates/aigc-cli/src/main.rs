@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aigc::families::{gan, lm, music, vae};
+use aigc::families::{diffusion, gan, lm, music, vae};
 use aigc::io::{write_atomic, write_json};
 use aigc::run::config::read_toml_config;
 use aigc::run::{CheckpointChoice, RunDir};
@@ -19,7 +19,7 @@ use aigc::train::TrainOptions;
 use aigc::{AigcError, bench};
 use clap::FromArgMatches;
 
-use args::{BenchArgs, ChatArgs, Cli, Command, ComposeArgs, EvalArgs, FeaturesCommand, GanArgs, GenerateArgs, MusicArgs, OutputArgs, PoemArgs, SampleArgs, TextArgs, TrainCommand, VaeArgs};
+use args::{BenchArgs, ChatArgs, Cli, Command, ComposeArgs, DiffusionArgs, EvalArgs, FeaturesCommand, GanArgs, GenerateArgs, MusicArgs, OutputArgs, PoemArgs, SampleArgs, TextArgs, TrainCommand, VaeArgs};
 
 /// mimalloc keeps freed tensor buffers for reuse; with the system allocator every training step
 /// returned megabytes to the OS and page-faulted them back (measured in `aigc bench w1`).
@@ -77,6 +77,7 @@ fn run(cli: Cli) -> aigc::Result<()> {
         Command::Demo { out, quiet } => demo(&out, quiet, device),
         Command::Train { model: TrainCommand::Gan(args) } => train_gan(args, device),
         Command::Train { model: TrainCommand::Vae(args) } => train_vae(args, device),
+        Command::Train { model: TrainCommand::Diffusion(args) } => train_diffusion(args, device),
         Command::Train { model: TrainCommand::Text(args) } => train_text(args, device),
         Command::Train { model: TrainCommand::Music(args) } => train_music(args, device),
         Command::Compose(args) => compose(args, device),
@@ -216,6 +217,29 @@ fn train_vae(args: VaeArgs, device: Device) -> aigc::Result<()> {
     println!("prior samples:   {}", run.final_samples().display());
     println!("reconstructions: {}", run.reconstructions().display());
     println!("losses:          {}", run.loss_plot().display());
+    print_next_commands(run.root());
+    Ok(())
+}
+
+fn train_diffusion(args: DiffusionArgs, device: Device) -> aigc::Result<()> {
+    let (out, mut config, options) = start(&args.run.output, diffusion::NAME, diffusion::saved_config, diffusion::DiffusionTrainConfig::new(), device)?;
+    args.apply(&mut config)?;
+    if print_config(&args.run.output, diffusion::NAME, &config, diffusion::UNSET)? {
+        return Ok(());
+    }
+    let outcome = diffusion::train(&config, &out, &options)?;
+    let run = &outcome.run;
+    if let Some(m) = run.metrics().read::<diffusion::DiffusionMetrics>()?.last() {
+        println!("step {}: loss {:.4} ({} objective)", m.step, m.loss, config.objective);
+    }
+    if let Some(e) = &outcome.last_eval {
+        println!("{}", aigc::eval::training::TrainingEvaluator::line(e));
+    }
+    println!("trained {} steps in {:.0} s", outcome.steps, outcome.elapsed_s);
+    println!("run:       {}", run.root().display());
+    println!("samples:   {}", run.final_samples().display());
+    println!("denoising: {}", run.denoising_strip().display());
+    println!("losses:    {}", run.loss_plot().display());
     print_next_commands(run.root());
     Ok(())
 }
@@ -476,10 +500,18 @@ fn sample(args: SampleArgs, device: Device) -> aigc::Result<()> {
         seed: args.seed,
         class: args.class,
         interpolate: args.interpolate,
+        strip: args.strip,
         checkpoint: CheckpointChoice::parse(&args.checkpoint)?,
+        sampler: args.sampling.settings(!args.quiet),
     };
     let images = service::images::images(&request, &device)?;
-    let name = if images.interpolation { "interpolation" } else { "sample" };
+    let name = if images.interpolation {
+        "interpolation"
+    } else if args.strip {
+        "denoising"
+    } else {
+        "sample"
+    };
     let out = args.out.clone().unwrap_or_else(|| args.run.join(format!("{name}-seed{}.png", args.seed)));
     write_atomic(&out, &images.grid_png_scaled(args.scale))?;
     println!("grid: {}", out.display());
@@ -573,7 +605,7 @@ fn eval(args: EvalArgs, device: Device) -> aigc::Result<()> {
             evaluate_baseline(baseline, &args.data, args.image_size, &out, &settings, &device)?
         }
         (Some(run), None) => {
-            let request = EvalRequest { run: run.clone(), n: args.n, checkpoint, seed: args.seed, quiet: args.quiet, cache };
+            let request = EvalRequest { run: run.clone(), n: args.n, checkpoint, seed: args.seed, quiet: args.quiet, cache, sampler: args.sampling.settings(false) };
             match service::eval::evaluate(&request, &device)? {
                 RunEvaluation::Images(report) => *report,
                 RunEvaluation::Melodies(eval) => {
@@ -604,7 +636,7 @@ fn data_sets() -> aigc::Result<()> {
     use aigc::data::catalog::{Kind, catalog};
     let sets = catalog();
     for (kind, heading) in [
-        (Kind::Images, "images (train gan, train vae, eval; or --data FOLDER of PNG/JPEG, or an IDX file)"),
+        (Kind::Images, "images (train gan, train vae, train diffusion, eval; or --data FOLDER of PNG/JPEG, or an IDX file)"),
         (Kind::Text, "text (train text; or --data FILE.txt)"),
         (Kind::Music, "music (train music; or --data FILE.abc or a folder of .abc files)"),
         (Kind::Pictures, "pictures (style --content / --style; or any PNG/JPEG file)"),

@@ -180,6 +180,20 @@ fn conditional_dcgan_and_vae_train_sample_and_interpolate() {
     assert!(cwd.join("runs/vae/interpolation-seed1.gif").is_file());
     assert_clean_failure(&aigc(&["sample", "--run", "runs/vae", "--class", "1"], cwd), &["--class", "not a conditional run"]);
     assert_clean_failure(&aigc(&["train", "vae", "--arch", "gru", "--out", "r"], cwd), &["--arch", "mlp or conv"]);
+
+    // A diffusion run samples like the others, plus its sampler's flags; they are errors elsewhere.
+    let out = aigc(&["train", "diffusion", "--widths", "16,32", "--steps", "2", "--batch-size", "8", "--sample-steps", "3", "--out", "runs/diff", "--quiet"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("loss") && cwd.join("runs/diff/denoising.png").is_file(), "{}", stdout(&out));
+    let out = aigc(&["sample", "--run", "runs/diff", "--strip", "--n", "2", "--sampler", "heun", "--sample-steps", "2", "--quiet"], cwd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let strip = image::open(cwd.join("runs/diff/denoising-seed1.png")).unwrap();
+    assert_eq!((strip.width(), strip.height()), (10 * 30 + 2, 30 + 2));
+    assert_clean_failure(&aigc(&["sample", "--run", "runs/diff", "--sample-steps", "0"], cwd), &["--sample-steps", "at least 1"]);
+    assert_clean_failure(&aigc(&["sample", "--run", "runs/diff", "--guidance", "2"], cwd), &["--guidance", "class-conditional"]);
+    assert_clean_failure(&aigc(&["sample", "--run", "runs/diff", "--sampler", "ddim"], cwd), &["--sampler", "euler or heun"]);
+    assert_clean_failure(&aigc(&["sample", "--run", "runs/vae", "--sample-steps", "10"], cwd), &["--sample-steps", "only diffusion"]);
+    assert_clean_failure(&aigc(&["train", "diffusion", "--widths", "16,32,64,128", "--out", "r"], cwd), &["--widths", "28 px"]);
 }
 
 #[test]

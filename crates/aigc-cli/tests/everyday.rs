@@ -28,9 +28,10 @@ fn help(args: &[&str]) -> String {
 #[test]
 fn each_training_command_lists_its_own_architectures_and_data_sets() {
     // (family, its choices and data sets, what belongs to other families)
-    let cases: [(&str, &[&str], &[&str]); 4] = [
+    let cases: [(&str, &[&str], &[&str]); 5] = [
         ("gan", &["mlp or dcgan", "mnist", "faces-100", "--loss", "--r1-gamma", "[default: 3000 steps unless"], &["conv", "shakespeare", "folk", "markov", "--n-head"]),
         ("vae", &["mlp or conv", "mnist", "faces-100", "--latent-dim", "[default: 20]"], &["dcgan", "shakespeare", "folk", "--loss"]),
+        ("diffusion", &["ddpm or flow", "mnist", "faces-100", "--sample-steps", "--guidance", "[default: flow]", "[default: 0.999]"], &["dcgan", "shakespeare", "folk", "--loss", "--latent-dim"]),
         ("text", &["gpt, lstm or gru", "shakespeare, tang-poems", "--n-head", "[default: 1337]"], &["dcgan", "mnist", "folk", "markov"]),
         ("music", &["gpt, lstm, gru or markov", "folk", "--order", "[default: lstm]", "[default: 5]"], &["dcgan", "mnist", "shakespeare"]),
     ];
@@ -52,7 +53,7 @@ fn each_training_command_lists_its_own_architectures_and_data_sets() {
 #[test]
 fn example_configs_name_every_field_and_train_as_printed() {
     let dir = tempfile::tempdir().unwrap();
-    for family in ["gan", "vae", "text", "music"] {
+    for family in ["gan", "vae", "diffusion", "text", "music"] {
         let file = repo().join(format!("configs/{family}.toml"));
         let text = std::fs::read_to_string(&file).unwrap();
         let printed = stdout(&aigc(&["train", family, "--config", file.to_str().unwrap(), "--print-config"], dir.path()));

@@ -137,7 +137,7 @@ fn evaluate_run_writes_every_metric_with_its_sample_count() {
     let run = dir.path().join("run");
     let config = GanTrainConfig::new().with_steps(Some(20)).with_batch_size(16).with_checkpoint_every(20);
     train_gan(&config, &run, &TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None }).unwrap();
-    let request = EvalRequest { run: run.clone(), n: Some(300), checkpoint: CheckpointChoice::Latest, seed: 1, quiet: true, cache };
+    let request = EvalRequest { run: run.clone(), n: Some(300), checkpoint: CheckpointChoice::Latest, seed: 1, quiet: true, cache, sampler: Default::default() };
     let report = evaluate_run(&request, &Device::flex());
     eprintln!("{}", report.summary());
     let c = &report.comparison;
@@ -237,7 +237,7 @@ fn conditional_gan_follows_its_label() {
     let config = GanTrainConfig::new().with_steps(Some(600)).with_conditional(true).with_seed(5);
     let options = TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None };
     train_gan(&config, &run, &options).unwrap();
-    let request = EvalRequest { run: run.clone(), n: Some(500), checkpoint: CheckpointChoice::Latest, seed: 3, quiet: true, cache };
+    let request = EvalRequest { run: run.clone(), n: Some(500), checkpoint: CheckpointChoice::Latest, seed: 3, quiet: true, cache, sampler: Default::default() };
     let report = evaluate_run(&request, &Device::flex());
     let accuracy = report.label_accuracy.expect("a conditional run");
     eprintln!("conditional GAN, 600 steps: label accuracy {:.1}%", 100.0 * accuracy);

@@ -60,7 +60,9 @@ fn old_image_runs_sample_interpolate_inpaint_and_evaluate() {
         seed: 3,
         class: None,
         interpolate,
+        strip: false,
         checkpoint: CheckpointChoice::Latest,
+        sampler: Default::default(),
     };
     // The conditional GAN draws one row per class, rounded up: 2 columns × 10 classes.
     let images = service::images::images(&request(&gan, false), &device).unwrap();
@@ -86,7 +88,7 @@ fn old_image_runs_sample_interpolate_inpaint_and_evaluate() {
     // Both evaluate with the digits' feature network at 8 px (trained once, shared).
     let cache = root.join("cache");
     for run in [&gan, &vae] {
-        let request = service::eval::EvalRequest { run: run.clone(), n: Some(100), checkpoint: CheckpointChoice::Latest, seed: 1, quiet: true, cache: cache.clone() };
+        let request = service::eval::EvalRequest { run: run.clone(), n: Some(100), checkpoint: CheckpointChoice::Latest, seed: 1, quiet: true, cache: cache.clone(), sampler: Default::default() };
         let service::eval::RunEvaluation::Images(report) = service::eval::evaluate(&request, &device).unwrap() else { panic!("an image run") };
         assert_eq!((report.step, report.comparison.generated), (20, 100));
         assert!(report.comparison.fid.is_finite() && RunDir::new(run).image_eval().is_file());
@@ -136,7 +138,7 @@ fn old_music_runs_compose_and_evaluate() {
         assert!(composition.abc.contains("K:D") && composition.abc.contains("M:6/8"), "{name}: {}", composition.abc);
         assert!(composition.midi.starts_with(b"MThd") && composition.wav.starts_with(b"RIFF"), "{name}");
         assert!((composition.seconds - 4.0 * 0.75 * 2.0).abs() < 1e-9, "{name}: four bars of 6/8 at 120 qpm");
-        let request = service::eval::EvalRequest { run: run.clone(), n: Some(2), checkpoint: CheckpointChoice::Latest, seed: 1, quiet: true, cache: root.join("cache") };
+        let request = service::eval::EvalRequest { run: run.clone(), n: Some(2), checkpoint: CheckpointChoice::Latest, seed: 1, quiet: true, cache: root.join("cache"), sampler: Default::default() };
         let service::eval::RunEvaluation::Melodies(eval) = service::eval::evaluate(&request, &device).unwrap() else { panic!("a melody run") };
         assert_eq!(eval.generated.stats.tunes, 2, "{name}");
         assert!(eval.summary.nll_per_event.is_finite() && RunDir::new(&run).music_eval().is_file(), "{name}");

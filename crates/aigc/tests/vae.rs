@@ -36,7 +36,7 @@ fn mlp_vae_elbo_decreases_and_the_run_has_everything() {
         assert!(path.is_file(), "{} missing", path.display());
     }
     // Sampling and interpolation work on VAE runs like on GAN runs.
-    let request = |interpolate| ImagesRequest { run: out.clone(), n: 20, seed: 4, checkpoint: CheckpointChoice::Latest, class: None, interpolate };
+    let request = |interpolate| ImagesRequest { run: out.clone(), n: 20, seed: 4, checkpoint: CheckpointChoice::Latest, class: None, interpolate, strip: false, sampler: Default::default() };
     let strip = images(&request(true), &Device::flex()).unwrap();
     assert_eq!(strip.step, 300);
     let image = image::load_from_memory(&strip.grid_png()).unwrap();

@@ -2,7 +2,8 @@
 //! data sets' feature networks ([`classifier`] for labelled data, [`contrastive`] for unlabelled;
 //! cached by [`feature_cache`]), nearest-neighbour
 //! distances in pixel space ([`nearest`], the basis of the memorisation measure and of the
-//! training tests), the whole image evaluation ([`images`]) and melody statistics ([`melody`]).
+//! training tests), the whole image evaluation ([`images`]), evaluations during training ([`training`]) and
+//! melody statistics ([`melody`]).
 
 pub mod classifier;
 pub mod contrastive;
@@ -13,6 +14,7 @@ pub mod images;
 pub mod melody;
 pub mod metrics;
 pub mod nearest;
+pub mod training;
 
 pub use extractor::{ClassifierFeatures, EncoderFeatures, FeatureExtractor, FeatureNetworkReport};
 pub use features::Features;

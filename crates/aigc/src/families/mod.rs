@@ -46,7 +46,7 @@ pub enum Legacy {
 }
 
 /// Every family aigc knows.
-pub const FAMILIES: [Family; 4] = [gan::FAMILY, vae::FAMILY, lm::FAMILY, music::FAMILY];
+pub const FAMILIES: [Family; 5] = [gan::FAMILY, vae::FAMILY, diffusion::FAMILY, lm::FAMILY, music::FAMILY];
 
 /// Something a trained run can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -92,7 +92,7 @@ impl Manifest {
         if let Some(family) = &self.family {
             text.push_str(&format!("{FAMILY_KEY} = {}\n", toml::Value::String(family.clone())));
         }
-        text.push_str(&toml::to_string_pretty(&self.config).unwrap_or_default());
+        text.push_str(&toml::to_string(&self.config).unwrap_or_default());
         for (field, meaning) in &self.unset {
             text.push_str(&format!("# {field} is unset: {meaning}\n"));
         }
@@ -143,9 +143,9 @@ fn optional_fields<T: Serialize>(defaults: &T) -> Vec<String> {
     map.into_iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k).collect()
 }
 
-/// Serialises a config as TOML (unset optional fields are omitted).
+/// Serialises a config as TOML, arrays on one line (unset optional fields are omitted).
 pub fn to_toml<T: Serialize>(config: &T) -> String {
-    toml::to_string_pretty(config).unwrap_or_default()
+    toml::to_string(config).unwrap_or_default()
 }
 
 /// An enum of named choices (an architecture, an objective): written and read as its name, and

@@ -93,6 +93,11 @@ impl RunDir {
         self.root.join("reconstructions.png")
     }
 
+    /// A diffusion or flow model's samples as they form: x_t at a few sampling steps.
+    pub fn denoising_strip(&self) -> PathBuf {
+        self.root.join("denoising.png")
+    }
+
     /// The final weights in PyTorch's layout, for other tools: `generator` (GAN), `decoder`
     /// (VAE), `model` (language and melody models); [`crate::report::torch`] writes them with a
     /// `.json` sidecar.

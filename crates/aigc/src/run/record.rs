@@ -14,6 +14,8 @@ use crate::io::{limits, open_regular};
 pub const MODEL: &str = "model.bpk";
 /// Its optimizer state.
 pub const OPTIMIZER: &str = "optim.bpk";
+/// The weight average of a single network (a diffusion model's, used for sampling).
+pub const MODEL_EMA: &str = "model-ema.bpk";
 /// A GAN's generator and discriminator (critic), their optimizers, and the generator's weight
 /// average (used for sampling when the run keeps it).
 pub const GENERATOR: &str = "generator.bpk";

@@ -20,6 +20,49 @@ pub trait ImageGenerator {
     fn generate(&self, n: usize, seed: u64, labels: SampleLabels) -> Vec<f32>;
     /// `rows` strips of `steps` images that morph from one sample into another.
     fn interpolate(&self, rows: usize, steps: usize, seed: u64, labels: SampleLabels) -> Result<Vec<f32>>;
+
+    /// Sets how an iterative sampler draws (steps, guidance, …). Generators that draw in one
+    /// pass have no such settings and reject every one that is set.
+    fn configure(&mut self, settings: &SamplerSettings) -> Result<()> {
+        settings.reject("this run draws its images in one pass")
+    }
+
+    /// `rows` images as they form, `frames` snapshots each from noise to the sample (row-major:
+    /// one row per image). Only iterative samplers have one.
+    fn denoising(&self, _rows: usize, _frames: usize, _seed: u64, _labels: SampleLabels) -> Result<Vec<f32>> {
+        Err(crate::error::AigcError::invalid("strip", "only diffusion and flow runs draw step by step"))
+    }
+}
+
+/// How an iterative sampler draws; unset fields keep the run's own settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SamplerSettings {
+    /// `ddpm`, `ddim`, `euler` or `heun` (which fit depends on the model's objective).
+    pub sampler: Option<String>,
+    /// Network evaluations' steps from noise to image.
+    pub sample_steps: Option<usize>,
+    /// DDIM's stochasticity η (0: deterministic).
+    pub eta: Option<f64>,
+    /// Classifier-free guidance weight w (conditional models).
+    pub guidance: Option<f64>,
+    /// A progress bar while sampling.
+    pub progress: bool,
+}
+
+impl SamplerSettings {
+    /// The error for the first field that is set, on a generator without such settings.
+    pub fn reject(&self, why: &str) -> Result<()> {
+        let set = [
+            ("sampler", self.sampler.is_some()),
+            ("sample_steps", self.sample_steps.is_some()),
+            ("eta", self.eta.is_some()),
+            ("guidance", self.guidance.is_some()),
+        ];
+        match set.iter().find(|(_, is_set)| *is_set) {
+            Some((field, _)) => Err(crate::error::AigcError::invalid(*field, format!("only diffusion and flow runs take it: {why}"))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The most image bytes (f32 values) one request may generate.

@@ -11,6 +11,7 @@ use crate::eval::images::{EvalReport, ImageEvalSettings, evaluate_generator};
 use crate::eval::melody::MusicEval;
 use crate::families::{self, Capability};
 use crate::run::{CheckpointChoice, RunDir};
+use crate::sample::SamplerSettings;
 
 pub use crate::eval::images::{Baseline, FoldersRequest, REAL_FEATURES, SetComparison, evaluate_baseline, evaluate_folders};
 
@@ -29,6 +30,8 @@ pub struct EvalRequest {
     pub quiet: bool,
     /// Root of the feature-network cache.
     pub cache: PathBuf,
+    /// How a diffusion run's sampler draws (other runs reject every setting).
+    pub sampler: SamplerSettings,
 }
 
 /// A run's evaluation (written into the run as `eval.json` or `eval-music.json`).
@@ -42,7 +45,8 @@ pub fn evaluate(request: &EvalRequest, device: &Device) -> Result<RunEvaluation>
     let run = families::open(&request.run)?;
     let info = run.info().clone();
     if info.capabilities.contains(&Capability::Images) {
-        let generator = run.images(request.checkpoint, device)?;
+        let mut generator = run.images(request.checkpoint, device)?;
+        generator.configure(&SamplerSettings { progress: !request.quiet, ..request.sampler.clone() })?;
         let settings = ImageEvalSettings { n: request.n.unwrap_or(5000), seed: request.seed, quiet: request.quiet, cache: request.cache.clone() };
         let image_size = info.image_size.unwrap_or(generator.shape().height as u32);
         let report = evaluate_generator(generator.as_ref(), &info.data, image_size, &RunDir::new(&request.run), &settings, device)?;

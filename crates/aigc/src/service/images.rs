@@ -10,10 +10,13 @@ use crate::error::{AigcError, Result};
 use crate::families;
 use crate::report;
 use crate::run::CheckpointChoice;
-use crate::sample::{SampleLabels, check_count, check_finite};
+use crate::sample::{SampleLabels, SamplerSettings, check_count, check_finite};
 
 /// Images of an interpolation strip.
 pub const INTERPOLATION_STEPS: usize = 10;
+
+/// Snapshots of a denoising strip (the last one the finished image).
+pub const STRIP_FRAMES: usize = 10;
 
 /// What to draw.
 #[derive(Debug, Clone)]
@@ -27,7 +30,11 @@ pub struct ImagesRequest {
     pub class: Option<usize>,
     /// Latent interpolation strips instead of independent samples.
     pub interpolate: bool,
+    /// Diffusion runs: denoising strips (x_t as the images form) instead of independent samples.
+    pub strip: bool,
     pub checkpoint: CheckpointChoice,
+    /// How an iterative sampler draws (diffusion runs; other runs reject every setting).
+    pub sampler: SamplerSettings,
 }
 
 /// Images drawn from a run, in memory.
@@ -84,7 +91,8 @@ pub fn images(request: &ImagesRequest, device: &Device) -> Result<Images> {
         return Err(AigcError::invalid("n", "must be at least 1"));
     }
     let run = families::open(&request.run)?;
-    let generator = run.images(request.checkpoint, device)?;
+    let mut generator = run.images(request.checkpoint, device)?;
+    generator.configure(&request.sampler)?;
     let classes = generator.classes();
     let mut n = request.n;
     let mut cols = (n as f64).sqrt().ceil() as usize;
@@ -105,6 +113,16 @@ pub fn images(request: &ImagesRequest, device: &Device) -> Result<Images> {
     };
     let shape = generator.shape();
     let step = generator.step();
+    if request.strip {
+        let rows = match (classes, request.class) {
+            (0, _) | (_, Some(_)) => request.n.div_ceil(STRIP_FRAMES).max(1),
+            (classes, None) => classes,
+        };
+        check_count(rows * STRIP_FRAMES, shape, "n")?;
+        let values = generator.denoising(rows, STRIP_FRAMES, request.seed, labels)?;
+        check_finite(&values, &request.run)?;
+        return Ok(Images { shape, values, cols: STRIP_FRAMES, seed: request.seed, step, interpolation: false });
+    }
     if request.interpolate {
         let rows = match (classes, request.class) {
             (0, _) | (_, Some(_)) => request.n.div_ceil(INTERPOLATION_STEPS).max(1),

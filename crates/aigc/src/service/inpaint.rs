@@ -80,7 +80,7 @@ pub fn inpaint(request: &InpaintRequest, device: &Device) -> Result<Inpainted> {
     if let Some(method) = &request.method {
         let own = inpainter.method();
         if method != own {
-            let why = if ["latent", "vae"].contains(&method.as_str()) { format!("this run supports {own}") } else { "expected latent or vae".into() };
+            let why = if ["latent", "vae", "repaint"].contains(&method.as_str()) { format!("this run supports {own}") } else { "expected latent, vae or repaint".into() };
             return Err(AigcError::invalid("method", format!("{method:?}: {why}")));
         }
     }

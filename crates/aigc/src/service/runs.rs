@@ -138,6 +138,10 @@ pub fn suggested_commands(info: &RunInfo) -> Vec<Suggestion> {
             add(format!("aigc sample --run {run} --class 3"), "draw images of one class");
         }
         add(format!("aigc sample --run {run} --interpolate"), "walk between random latent points");
+        if info.family == crate::families::diffusion::NAME {
+            add(format!("aigc sample --run {run} --strip --n 8 --scale 4"), "watch images form from noise, step by step");
+            add(format!("aigc sample --run {run} --sample-steps 20"), "sample faster, with fewer denoising steps");
+        }
         add(format!("aigc eval --run {run}"), "FID, KID, precision/recall against the held-out images");
     }
     if can(Capability::Inpainting) {

@@ -30,11 +30,12 @@ pub fn ddim_timesteps(train_steps: usize, count: usize) -> Result<Vec<usize>> {
     Ok(steps)
 }
 
-/// x̂_0 = (x_t − √(1 − ᾱ_t)·ε̂) / √ᾱ_t, elementwise.
+/// x̂_0 = (x_t − √(1 − ᾱ_t)·ε̂) / √ᾱ_t, elementwise, clipped to the data's [-1, 1] (as DDPM's
+/// and diffusers' samplers do: near pure noise √ᾱ_t is tiny and would amplify any error in ε̂).
 fn predicted_x0(schedule: &Schedule, t: usize, x: &[f32], eps: &[f32]) -> Vec<f32> {
     let ab = schedule.alpha_bars[t];
     let (a, s) = (ab.sqrt() as f32, (1.0 - ab).sqrt() as f32);
-    x.iter().zip(eps).map(|(x, e)| (x - s * e) / a).collect()
+    x.iter().zip(eps).map(|(x, e)| ((x - s * e) / a).clamp(-1.0, 1.0)).collect()
 }
 
 /// DDPM's ancestral sampler over every training step: x_{t−1} = μ̃_t(x_t, x̂_0) + √β̃_t·z (no noise

@@ -2,13 +2,12 @@
 //! images, a discriminator (critic) D(x) scores images. The article's MLP GAN and DCGAN
 //! ([`mlp`], [`dcgan`], critics in [`critic`]), the losses ([`loss`]: non-saturating, hinge,
 //! Wasserstein, WGAN-GP, R1), the trainer ([`trainer`]) with evaluations during training
-//! ([`evaluator`]), and what a trained run offers ([`run`]: images, interpolation, inpainting by
+//! ([`crate::eval::training`]), and what a trained run offers ([`run`]: images, interpolation, inpainting by
 //! latent optimisation, [`inpaint`]).
 
 pub mod config;
 pub mod critic;
 pub mod dcgan;
-pub mod evaluator;
 pub mod inpaint;
 pub mod loss;
 pub mod mlp;
@@ -24,7 +23,7 @@ pub use run::saved_config;
 pub use config::{DEFAULT_STEPS, GanArch, GanTrainConfig, UNSET};
 pub use critic::CriticNorm;
 pub use dcgan::{DCGAN_SIZES, DcganConfig, DcganDiscriminator, DcganGenerator};
-pub use evaluator::EvalMetrics;
+pub use crate::eval::training::EvalMetrics;
 pub use loss::{GanLoss, gradient_penalty, r1_penalty};
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
 pub use networks::{GanDiscriminator, GanGenerator, build_gan};
@@ -64,7 +63,7 @@ pub fn train(config: &GanTrainConfig, out: &Path, options: &TrainOptions) -> Res
     let evaluator = match config.eval_every {
         Some(_) => {
             let cache = options.feature_cache.clone().unwrap_or_else(cache_dir);
-            Some(evaluator::TrainingEvaluator::new(&config.data, &data, config.eval_samples, config.seed, &cache, &options.device, options.quiet)?)
+            Some(crate::eval::training::TrainingEvaluator::new(&config.data, &data, config.eval_samples, config.seed, &cache, &options.device, options.quiet)?)
         }
         None => None,
     };

@@ -16,7 +16,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::evaluator::{EvalMetrics, TrainingEvaluator};
+use crate::eval::training::{EvalMetrics, TrainingEvaluator};
 use super::{Discriminator, ExportableGenerator, GanLoss, GanTrainConfig, gradient_penalty, r1_penalty};
 use crate::data::{DataSplits, ImageShape};
 use crate::error::Result;
@@ -285,9 +285,7 @@ impl<G: ExportableGenerator, D: Discriminator> Trainer for GanTrainer<G, D> {
     fn evaluate(&mut self, step: usize) -> Result<Option<Evaluation<EvalMetrics>>> {
         let Some(evaluator) = &self.evaluator else { return Ok(None) };
         let m = evaluator.evaluate(self.sampling_generator(), step, &self.device.clone().inner());
-        let kid = m.kid_std.map_or_else(|| format!("{:.4}", m.kid), |std| format!("{:.4} ± {std:.4}", m.kid));
-        let line = format!("step {step}: KID {kid}, FID {:.2}, precision {:.3}, recall {:.3}", m.fid, m.precision, m.recall);
-        Ok(Some(Evaluation { score: Some(m.kid), line: Some(line), record: m }))
+        Ok(Some(Evaluation { score: Some(m.kid), line: Some(TrainingEvaluator::line(&m)), record: m }))
     }
 
     fn finish(&mut self, run: &RunDir) -> Result<()> {

@@ -1,6 +1,7 @@
-//! `eval_every`: evaluations during training. Every so many steps `eval_samples` images from the
-//! sampling generator are measured against the held-out images in the feature space of the data
-//! set's feature network (KID, FID, precision, recall); the lowest KID picks `best/`.
+//! `eval_every`: evaluations during training, for every image family. Every so many steps
+//! `eval_samples` images from the model's sampler are measured against the held-out images in
+//! the feature space of the data set's feature network (KID, FID, precision, recall); the lowest
+//! KID picks `best/`.
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -45,9 +46,26 @@ impl TrainingEvaluator {
         Ok(Self { samples, seed: seed ^ 0xE7A1, extractor, real })
     }
 
+    /// How many images each evaluation measures, and the seed to draw them with (balanced
+    /// over the classes of a conditional model).
+    pub fn request(&self) -> (usize, u64) {
+        (self.samples, self.seed)
+    }
+
+    /// Measures a latent-variable generator.
     pub fn evaluate<G: Generator>(&self, generator: &G, step: usize, device: &Device) -> EvalMetrics {
-        let generated = generate_many(generator, self.samples, self.seed, SampleLabels::Balanced, device);
-        let c = compare_with_real_features(self.extractor.as_ref(), &self.real, &generated, self.seed);
+        self.measure(&generate_many(generator, self.samples, self.seed, SampleLabels::Balanced, device), step)
+    }
+
+    /// Measures `generated` (`[n, dim]` in [-1, 1], drawn as [`Self::request`] says).
+    pub fn measure(&self, generated: &[f32], step: usize) -> EvalMetrics {
+        let c = compare_with_real_features(self.extractor.as_ref(), &self.real, generated, self.seed);
         EvalMetrics { step, kid: c.kid.mean, kid_std: c.kid.error(), fid: c.fid, precision: c.precision, recall: c.recall, samples: c.generated }
+    }
+
+    /// The evaluation's one-line summary.
+    pub fn line(m: &EvalMetrics) -> String {
+        let kid = m.kid_std.map_or_else(|| format!("{:.4}", m.kid), |std| format!("{:.4} ± {std:.4}", m.kid));
+        format!("step {}: KID {kid}, FID {:.2}, precision {:.3}, recall {:.3}", m.step, m.fid, m.precision, m.recall)
     }
 }
