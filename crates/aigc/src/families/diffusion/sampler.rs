@@ -66,6 +66,10 @@ pub fn ddim(schedule: &Schedule, steps: &[usize], eta: f64, mut x: Vec<f32>, pre
         let eps = predict(&x, t);
         let x0 = predicted_x0(schedule, t, &x, &eps);
         let ab = schedule.alpha_bars[t];
+        // The noise consistent with the clipped x̂_0 (diffusers' `use_clipped_model_output`), so
+        // that with η = 1 over all steps the update is exactly DDPM's posterior step.
+        let (a, s) = (ab.sqrt() as f32, ((1.0 - ab).sqrt() as f32).max(1e-12));
+        let eps: Vec<f32> = x.iter().zip(&x0).map(|(x, x0)| (x - a * x0) / s).collect();
         let ab_prev = steps.get(i + 1).map_or(1.0, |&p| schedule.alpha_bars[p]);
         let sigma = eta * ((1.0 - ab_prev) / (1.0 - ab)).sqrt() * (1.0 - ab / ab_prev).max(0.0).sqrt();
         let direction = (1.0 - ab_prev - sigma * sigma).max(0.0).sqrt() as f32;
