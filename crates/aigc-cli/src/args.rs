@@ -545,6 +545,9 @@ pub struct InpaintEvalArgs {
     /// Latent optimisation steps.
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
+    /// Diffusion runs: RePaint's time points (default: the run's sample_steps), each resampled 5 times.
+    #[arg(long)]
+    pub sample_steps: Option<usize>,
     /// Seed of the random masks and of the latent starting points.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -624,6 +627,9 @@ pub struct InpaintArgs {
     /// Latent optimisation steps.
     #[arg(long, default_value_t = 500)]
     pub steps: usize,
+    /// Diffusion runs: RePaint's time points (default: the run's sample_steps), each resampled 5 times.
+    #[arg(long)]
+    pub sample_steps: Option<usize>,
     /// Seed of the latent starting points (or the VAE's posterior draws).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

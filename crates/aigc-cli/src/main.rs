@@ -325,7 +325,7 @@ fn inpaint(args: args::InpaintArgs, device: Device) -> aigc::Result<()> {
         (None, Some(rect)) => InpaintMask::Rect(rect.clone()),
         (None, None) => InpaintMask::Centre,
     };
-    let settings = aigc::apps::inpaint::InpaintSettings { steps: args.steps, seed: args.seed, quiet: args.quiet, ..Default::default() };
+    let settings = aigc::apps::inpaint::InpaintSettings { steps: args.steps, seed: args.seed, quiet: args.quiet, sample_steps: args.sample_steps, ..Default::default() };
     let request = InpaintRequest { run: args.run.clone(), image, mask, method: args.method.clone(), samples: args.samples, settings };
     let result = service::inpaint::inpaint(&request, &device)?;
     write_atomic(&args.out, &result.grid_png()?)?;
@@ -340,7 +340,7 @@ fn inpaint(args: args::InpaintArgs, device: Device) -> aigc::Result<()> {
 fn eval_inpaint(args: &args::InpaintEvalArgs, device: Device) -> aigc::Result<()> {
     use aigc::apps::inpaint::{InpaintSettings, MaskKind};
     let masks = args.masks.split(',').map(|m| MaskKind::parse(m.trim())).collect::<aigc::Result<Vec<_>>>()?;
-    let settings = InpaintSettings { steps: args.steps, seed: args.seed, quiet: args.quiet, ..InpaintSettings::default() };
+    let settings = InpaintSettings { steps: args.steps, seed: args.seed, quiet: args.quiet, sample_steps: args.sample_steps, ..InpaintSettings::default() };
     let cache = aigc::eval::feature_cache::cache_dir();
     let rows = service::inpaint::evaluate_inpainting(&args.run, &masks, args.n, settings, &cache, &device)?;
     println!("| mask | method | PSNR in hole (dB) | SSIM in hole | KID | time |");

@@ -210,7 +210,8 @@ fn bench_prints_the_reference_result_line() {
 }
 
 /// Style transfer writes its image (and intermediate ones); inpainting with a VAE run repairs a
-/// held-out digit or a PNG, and explains bad masks and a method the run does not have.
+/// held-out digit or a PNG, and explains bad masks, a method the run does not have and a
+/// diffusion-only flag.
 #[test]
 fn style_and_inpaint_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -233,6 +234,7 @@ fn style_and_inpaint_from_the_command_line() {
     assert_clean_failure(&run(&["--mask", "small.png"]), &["small.png", "20×20", "28×28"]);
     assert_clean_failure(&run(&["--mask", "black.png"]), &["no hole"]);
     assert_clean_failure(&run(&["--method", "latent"]), &["--method", "supports vae"]);
+    assert_clean_failure(&run(&["--sample-steps", "10"]), &["--sample-steps", "only for diffusion runs", "vae"]);
     assert_clean_failure(&aigc(&["inpaint", "--run", "v", "--image", "small.png", "--out", "j.png"], cwd), &["small.png", "20×20"]);
     assert!(!cwd.join("j.png").exists());
     assert!(run(&[]).status.success());

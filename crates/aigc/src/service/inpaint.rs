@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use burn::tensor::Device;
 
-use crate::apps::inpaint::{self, InpaintRow, InpaintSettings, Mask, MaskKind, decode_image, harmonic_fill, masked};
+use crate::apps::inpaint::{self, InpaintRow, InpaintSettings, Inpainter, Mask, MaskKind, decode_image, harmonic_fill, masked};
 use crate::data::{DataSource, ImageShape};
 use crate::error::{AigcError, Result};
 use crate::eval::feature_cache::data_extractor;
@@ -68,15 +68,25 @@ impl Inpainted {
 }
 
 /// Repairs one image.
+/// Errors for settings the run's method cannot take.
+fn check_settings(settings: &InpaintSettings, inpainter: &dyn Inpainter) -> Result<()> {
+    if settings.steps == 0 {
+        return Err(AigcError::invalid("steps", "must be at least 1"));
+    }
+    match settings.sample_steps {
+        Some(_) if inpainter.method() != "repaint" => Err(AigcError::invalid("sample_steps", format!("only for diffusion runs (RePaint); this run inpaints by {}", inpainter.method()))),
+        Some(0) => Err(AigcError::invalid("sample_steps", "must be at least 1")),
+        _ => Ok(()),
+    }
+}
+
 pub fn inpaint(request: &InpaintRequest, device: &Device) -> Result<Inpainted> {
     if request.samples == 0 || request.samples > 64 {
         return Err(AigcError::invalid("samples", "must be between 1 and 64"));
     }
-    if request.settings.steps == 0 {
-        return Err(AigcError::invalid("steps", "must be at least 1"));
-    }
     let run = families::open(&request.run)?;
     let inpainter = run.inpainter(CheckpointChoice::Latest, device)?;
+    check_settings(&request.settings, inpainter.as_ref())?;
     if let Some(method) = &request.method {
         let own = inpainter.method();
         if method != own {
@@ -118,11 +128,9 @@ pub fn evaluate_inpainting(
     cache: &std::path::Path,
     device: &Device,
 ) -> Result<Vec<InpaintRow>> {
-    if settings.steps == 0 {
-        return Err(AigcError::invalid("steps", "must be at least 1"));
-    }
     let run = families::open(run_path)?;
     let inpainter = run.inpainter(CheckpointChoice::Latest, device)?;
+    check_settings(&settings, inpainter.as_ref())?;
     let info = run.info();
     let splits = DataSource::parse(&info.data).load(info.image_size.unwrap_or(inpainter.shape().height as u32))?;
     inpaint::check_count(n, splits.heldout.len())?;

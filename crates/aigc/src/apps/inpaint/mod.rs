@@ -42,11 +42,13 @@ pub struct InpaintSettings {
     pub seed: u64,
     /// No progress bar.
     pub quiet: bool,
+    /// RePaint's time points (diffusion runs; `None`: the run's `sample_steps`).
+    pub sample_steps: Option<usize>,
 }
 
 impl Default for InpaintSettings {
     fn default() -> Self {
-        Self { steps: 500, lr: 0.01, prior_weight: 0.003, seed: 1, quiet: true }
+        Self { steps: 500, lr: 0.01, prior_weight: 0.003, seed: 1, quiet: true, sample_steps: None }
     }
 }
 

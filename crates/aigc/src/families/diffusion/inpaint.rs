@@ -29,22 +29,28 @@ struct Point {
 /// The data end of the path (x_0 itself).
 const DATA: Point = Point { alpha: 1.0, sigma: 0.0, time: 0.0 };
 
-/// An unconditional denoiser with the time points it steps through.
+/// An unconditional denoiser and the number of time points it steps through by default.
 pub struct RePaint {
     denoiser: Denoiser,
-    points: Vec<Point>,
+    steps: usize,
 }
 
 impl RePaint {
-    /// RePaint over the run's `sample_steps` time points.
+    /// RePaint over the run's `sample_steps` time points (`InpaintSettings::sample_steps`
+    /// overrides them).
     pub fn new(denoiser: Denoiser, config: &DiffusionTrainConfig) -> Self {
-        let steps = config.sample_steps.clamp(1, denoiser.schedule.len());
-        let points = match denoiser.objective {
-            Objective::Ddpm => ddim_timesteps(denoiser.schedule.len(), steps)
+        Self { denoiser, steps: config.sample_steps }
+    }
+
+    /// `steps` time points from noise towards the data (at most the schedule's length).
+    fn points(&self, steps: usize) -> Vec<Point> {
+        let steps = steps.clamp(1, self.denoiser.schedule.len());
+        match self.denoiser.objective {
+            Objective::Ddpm => ddim_timesteps(self.denoiser.schedule.len(), steps)
                 .expect("1 ≤ steps ≤ T")
                 .into_iter()
                 .map(|t| {
-                    let ab = denoiser.schedule.alpha_bars[t];
+                    let ab = self.denoiser.schedule.alpha_bars[t];
                     Point { alpha: ab.sqrt() as f32, sigma: (1.0 - ab).sqrt() as f32, time: t as f32 }
                 })
                 .collect(),
@@ -54,8 +60,7 @@ impl RePaint {
                     Point { alpha: 1.0 - t, sigma: t, time: flow_time_input(t) }
                 })
                 .collect(),
-        };
-        Self { denoiser, points }
+        }
     }
 
     /// (x̂_0 clipped to [-1, 1], ε̂) at `p` for the batch `x`.
@@ -98,10 +103,10 @@ impl RePaint {
     }
 
     /// Completes one batch: `known` images with `hole` marking, per value, what is generated.
-    fn complete(&self, known: &[f32], hole: &[bool], noise: &mut NoiseRng, tick: &dyn Fn()) -> Vec<f32> {
+    fn complete(&self, points: &[Point], known: &[f32], hole: &[bool], noise: &mut NoiseRng, tick: &dyn Fn()) -> Vec<f32> {
         let mut x = noise.normal(known.len());
-        for (i, &p) in self.points.iter().enumerate() {
-            let q = self.points.get(i + 1).copied().unwrap_or(DATA);
+        for (i, &p) in points.iter().enumerate() {
+            let q = points.get(i + 1).copied().unwrap_or(DATA);
             for r in 0..RESAMPLE {
                 let next = self.step(&x, p, q, known, hole, noise);
                 tick();
@@ -132,14 +137,15 @@ impl Inpainter for RePaint {
                 hole.extend((0..dim).map(|k| mask.hole[k % plane]));
             }
         }
+        let points = self.points(settings.sample_steps.unwrap_or(self.steps));
         let total = (known.len() / dim) as u64;
-        let bar = progress_bar(total * (self.points.len() * RESAMPLE) as u64, 0, settings.quiet, "image-steps");
-        bar.set_message(format!("RePaint, {} steps × {RESAMPLE}", self.points.len()));
+        let bar = progress_bar(total * (points.len() * RESAMPLE) as u64, 0, settings.quiet, "image-steps");
+        bar.set_message(format!("RePaint, {} steps × {RESAMPLE}", points.len()));
         let mut noise = NoiseRng::new(settings.seed);
         let mut out = Vec::with_capacity(known.len());
         for (known, hole) in known.chunks(SAMPLE_BATCH * dim).zip(hole.chunks(SAMPLE_BATCH * dim)) {
             let b = (known.len() / dim) as u64;
-            out.extend(self.complete(known, hole, &mut noise, &|| bar.inc(b)));
+            out.extend(self.complete(&points, known, hole, &mut noise, &|| bar.inc(b)));
         }
         bar.finish_and_clear();
         Proposal { images: out, context_loss: None }

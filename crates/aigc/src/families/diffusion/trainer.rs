@@ -236,8 +236,8 @@ impl Trainer for DiffusionTrainer {
         let (values, cols) = self.grid();
         report::save_grid(&values, self.shape(), cols, &run.final_samples())?;
         let strip_frames = 10;
-        let labels = SampleLabels::Balanced;
-        let strip = denoising_strip(&self.denoiser(), 8, strip_frames, self.config.seed ^ GRID_SEED_SALT, labels, &Sampling::of(&self.config))?;
+        let denoiser = self.denoiser();
+        let strip = denoising_strip(&denoiser, 8, strip_frames, self.config.seed ^ GRID_SEED_SALT, SampleLabels::Balanced, &Sampling::of(&self.config))?;
         report::save_grid(&strip, self.shape(), strip_frames, &run.denoising_strip())?;
         let logged = run.metrics().read::<DiffusionMetrics>()?;
         let title = match self.config.objective {
@@ -245,7 +245,7 @@ impl Trainer for DiffusionTrainer {
             Objective::Flow => "flow-matching loss (MSE of the predicted velocity)",
         };
         report::plot_lines(title, "step", &[("loss", logged.iter().map(|m| (m.step as f64, m.loss)).collect())], &run.loss_plot())?;
-        super::torch_export(&self.denoiser().unet, &self.config).write(run.root())?;
+        super::torch_export(&denoiser.unet, &self.config).write(run.root())?;
         Ok(())
     }
 }
