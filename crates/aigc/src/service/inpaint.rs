@@ -67,7 +67,6 @@ impl Inpainted {
     }
 }
 
-/// Repairs one image.
 /// Errors for settings the run's method cannot take.
 fn check_settings(settings: &InpaintSettings, inpainter: &dyn Inpainter) -> Result<()> {
     if settings.steps == 0 {
@@ -80,6 +79,7 @@ fn check_settings(settings: &InpaintSettings, inpainter: &dyn Inpainter) -> Resu
     }
 }
 
+/// Repairs one image.
 pub fn inpaint(request: &InpaintRequest, device: &Device) -> Result<Inpainted> {
     if request.samples == 0 || request.samples > 64 {
         return Err(AigcError::invalid("samples", "must be between 1 and 64"));
