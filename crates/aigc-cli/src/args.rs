@@ -470,7 +470,8 @@ pub struct SampleArgs {
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Workload of ../shared/peers/SPEC.md: w1 (MLP GAN), w2 (DCGAN-28), w3 (char-LSTM), w4 (baby GPT)
-    /// or w5 (tiny-UNet DDPM).
+    /// or w5 (tiny-UNet DDPM); w5-sample times that UNet's DDIM sampling (one iteration = one of
+    /// 50 steps on a batch of 250).
     pub workload: String,
     /// Timed iterations (after 5 warm-up iterations).
     #[arg(long, default_value_t = 30)]

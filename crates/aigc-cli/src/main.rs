@@ -568,6 +568,12 @@ fn bench_cmd(args: BenchArgs, device_name: &str, device: Device) -> aigc::Result
     let result = match args.workload.as_str() {
         "w3" | "w4" => bench::lm_workload(&args.workload, args.steps, &device, &framework)?,
         "w5" => bench::diffusion_workload(args.steps, &device, &framework)?,
+        "w5-sample" => {
+            let result = bench::diffusion_sampling_workload(args.steps, &device, &framework)?;
+            let per_draw_s = result.median_ms() * bench::SAMPLE_STEPS as f64 / 1e3;
+            eprintln!("info: {:.1} images/s at {} DDIM steps, batch {}", bench::SAMPLE_BATCH as f64 / per_draw_s, bench::SAMPLE_STEPS, bench::SAMPLE_BATCH);
+            result
+        }
         other => bench::gan_workload(other, args.steps, &device, &framework)?,
     };
     println!("{}", result.result_line());

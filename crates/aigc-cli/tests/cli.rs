@@ -52,7 +52,7 @@ fn bad_flags_are_explained() {
     }
     assert_clean_failure(&aigc(&["sample", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
     assert_clean_failure(&aigc(&["train", "gan", "--resume", "--out", "fresh"], cwd), &["--resume", "no checkpoint"]);
-    assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1, w2, w3 or w4"]);
+    assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1, w2, w3, w4, w5 or w5-sample"]);
     assert_clean_failure(&aigc(&["eval", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
     assert_clean_failure(&aigc(&["eval", "--run", "r", "--checkpoint", "newest"], cwd), &["--checkpoint", "latest, best or a step"]);
     assert_clean_failure(&aigc(&["features", "train", "--data", "no/such"], cwd), &["no/such", "not found"]);
@@ -207,6 +207,11 @@ fn bench_prints_the_reference_result_line() {
     let out = aigc(&["bench", "w2", "--steps", "1"], dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(" w2 median_ms=") && stdout(&out).contains("params=1932994"), "{}", stdout(&out));
+    // W5's sampling: TinyUNet's parameters, and the throughput it implies.
+    let out = aigc(&["bench", "w5-sample", "--steps", "1"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(" w5-sample median_ms=") && stdout(&out).contains("params=2116705"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("images/s at 50 DDIM steps, batch 250"), "{}", stderr(&out));
 }
 
 /// Style transfer writes its image (and intermediate ones); inpainting with a VAE run repairs a

@@ -13,6 +13,11 @@
 //! W5: a DDPM training step of the tiny UNet (2,116,705 parameters) on batch 64 of 28×28×1
 //! images: t ~ U{0..999}, ε ~ N(0, I), x_t = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε (linear β), MSE(ε̂, ε), AdamW
 //! (lr 2e-4, PyTorch's defaults otherwise), on eight cycled batches of uniform noise images.
+//! W5 sampling (`w5-sample`, issue 16): the same UNet (random weights, no autodiff) drawing a
+//! batch of 250 images by DDIM (η = 0, 50 steps of the linear 1,000-step schedule) through
+//! aigc's own sampler; one iteration is one DDIM step (a network evaluation of the batch and the
+//! update), so images/s = 250 / (50 × the step time). `scripts/torch_w5_sample.py` is the same
+//! loop in PyTorch under `torch.no_grad()`.
 
 use std::time::Instant;
 
@@ -86,7 +91,7 @@ pub fn gan_workload(workload: &str, steps: usize, device: &Device, framework: &s
     let arch = match workload {
         "w1" => GanArch::Mlp,
         "w2" => GanArch::Dcgan,
-        other => return Err(AigcError::invalid("workload", format!("unknown workload {other:?}; expected w1, w2, w3 or w4"))),
+        other => return Err(AigcError::invalid("workload", format!("unknown workload {other:?}; expected w1, w2, w3, w4, w5 or w5-sample"))),
     };
     // The reference does plain BCE: no R1 penalty, no weight averaging, BatchNorm in the critic.
     let config = GanTrainConfig::new()
@@ -199,4 +204,40 @@ pub fn diffusion_workload(steps: usize, device: &Device, framework: &str) -> Res
         }
     }
     Ok(BenchResult { framework: framework.into(), workload: "w5".into(), times_ms, params })
+}
+
+/// Images per DDIM sampling batch of `w5-sample`.
+pub const SAMPLE_BATCH: usize = 250;
+/// DDIM steps of one `w5-sample` draw.
+pub const SAMPLE_STEPS: usize = 50;
+
+/// Runs W5's sampling (`w5-sample`): 50-step DDIM draws of 250 images, timing `steps` DDIM steps
+/// after [`WARMUP`] (as many whole draws as that takes).
+pub fn diffusion_sampling_workload(steps: usize, device: &Device, framework: &str) -> Result<BenchResult> {
+    use crate::data::ImageShape;
+    use crate::families::diffusion::{Denoiser, Objective, SamplerKind, Sampling, Schedule, ScheduleKind, UnetConfig};
+    use crate::run::rng::NoiseRng;
+
+    if steps == 0 {
+        return Err(AigcError::invalid("steps", "must be at least 1"));
+    }
+    device.seed(0);
+    let shape = ImageShape { channels: 1, height: 28, width: 28 };
+    let unet = UnetConfig::new(1).init(device);
+    // Without autodiff no parameter asks for gradients: count them all (the UNet has no others).
+    let params = burn::module::Module::num_params(&unet);
+    let denoiser = Denoiser { unet, objective: Objective::Ddpm, schedule: Schedule::new(ScheduleKind::Linear, 1000), shape, device: device.clone() };
+    let sampling = Sampling { sampler: SamplerKind::Ddim, steps: SAMPLE_STEPS, eta: 0.0, guidance: 0.0, progress: false };
+    let mut noise = NoiseRng::new(0);
+    let mut intervals_ms = Vec::with_capacity(WARMUP + steps);
+    while intervals_ms.len() < WARMUP + steps {
+        let start = noise.normal(SAMPLE_BATCH * shape.len());
+        let mut marks = Vec::with_capacity(SAMPLE_STEPS + 1);
+        let images = denoiser.denoise(start, None, &sampling, &mut noise, &mut |_| marks.push(Instant::now()));
+        marks.push(Instant::now());
+        std::hint::black_box(images);
+        intervals_ms.extend(marks.windows(2).map(|w| (w[1] - w[0]).as_secs_f64() * 1e3));
+    }
+    let times_ms: Vec<f64> = intervals_ms.into_iter().skip(WARMUP).take(steps).collect();
+    Ok(BenchResult { framework: framework.into(), workload: "w5-sample".into(), times_ms, params })
 }

@@ -72,11 +72,7 @@ fn check_settings(settings: &InpaintSettings, inpainter: &dyn Inpainter) -> Resu
     if settings.steps == 0 {
         return Err(AigcError::invalid("steps", "must be at least 1"));
     }
-    match settings.sample_steps {
-        Some(_) if inpainter.method() != "repaint" => Err(AigcError::invalid("sample_steps", format!("only for diffusion runs (RePaint); this run inpaints by {}", inpainter.method()))),
-        Some(0) => Err(AigcError::invalid("sample_steps", "must be at least 1")),
-        _ => Ok(()),
-    }
+    inpainter.check(settings)
 }
 
 /// Repairs one image.

@@ -66,6 +66,14 @@ pub trait Inpainter {
     fn method(&self) -> &'static str;
     /// The size and channels of the images it repairs.
     fn shape(&self) -> ImageShape;
+    /// Errors for settings this method cannot take, naming the field. By default a method has
+    /// no sampler, so `sample_steps` is refused.
+    fn check(&self, settings: &InpaintSettings) -> Result<()> {
+        match settings.sample_steps {
+            Some(_) => Err(AigcError::invalid("sample_steps", format!("only for diffusion runs (RePaint); this run inpaints by {}", self.method()))),
+            None => Ok(()),
+        }
+    }
     /// `samples` proposals for each of `images` (`[n, dim]` in [-1, 1]) with its mask.
     fn propose(&self, images: &[f32], masks: &[Mask], samples: usize, settings: InpaintSettings) -> Proposal;
 }

@@ -73,7 +73,9 @@ pub struct DiffusionTrainConfig {
     pub steps: Option<usize>,
     /// Passes over the training set.
     pub epochs: Option<usize>,
-    #[config(default = 128)]
+    /// Small batches by default: on 2 cores more updates beat bigger batches within a quarter
+    /// of an hour (README, "Diffusion and flow matching").
+    #[config(default = 32)]
     pub batch_size: usize,
     /// AdamW's peak learning rate (after a linear warm-up of `warmup_steps`).
     #[config(default = 1e-3)]
@@ -117,18 +119,23 @@ pub struct DiffusionTrainConfig {
 /// What each optional field means when unset (for `config.toml` and `--help`).
 pub const UNSET: &[(&str, &str)] = &[
     ("steps", "epochs decides"),
-    ("epochs", "20 passes unless steps is set"),
+    ("epochs", "7 passes unless steps is set"),
     ("sampler", "ddim for ddpm, euler for flow"),
     ("eval_every", "off"),
 ];
 
-/// The most DDPM training steps (a chain of a million steps is a typo).
-const MAX_TIMESTEPS: usize = 100_000;
+/// Passes over the training set when neither `steps` nor `epochs` is set: 1,967 steps of 32 on
+/// the embedded digits, about 13 minutes on 2 cores.
+pub const DEFAULT_EPOCHS: usize = 7;
+
+/// The most DDPM training steps (a chain of a million steps is a typo), and the most time points
+/// RePaint takes on a flow run.
+pub const MAX_TIMESTEPS: usize = 100_000;
 
 impl DiffusionTrainConfig {
     pub fn total_steps(&self, n_train: usize) -> usize {
         let per_epoch = (n_train / self.batch_size.min(n_train).max(1)).max(1);
-        self.steps.unwrap_or(self.epochs.unwrap_or(20) * per_epoch)
+        self.steps.unwrap_or(self.epochs.unwrap_or(DEFAULT_EPOCHS) * per_epoch)
     }
 
     /// The sampler in use: the config's, or the objective's default.

@@ -6,11 +6,12 @@
 //! α = √ᾱ_t, σ = √(1 − ᾱ_t); flows: α = 1 − t, σ = t), and the steps are DDPM's posterior
 //! steps (DDIM with η = 1) between the sampler's time points.
 
-use super::config::{DiffusionTrainConfig, Objective};
+use super::config::{DiffusionTrainConfig, MAX_TIMESTEPS, Objective};
 use super::model::{Denoiser, SAMPLE_BATCH, flow_time_input};
 use super::sampler::ddim_timesteps;
 use crate::apps::inpaint::{InpaintSettings, Inpainter, Mask, Proposal};
 use crate::data::ImageShape;
+use crate::error::{AigcError, Result};
 use crate::run::rng::NoiseRng;
 use crate::train::progress::progress_bar;
 
@@ -124,6 +125,23 @@ impl Inpainter for RePaint {
 
     fn shape(&self) -> ImageShape {
         self.denoiser.shape
+    }
+
+    /// Time points as the samplers take them: at least 1, for DDPM at most its training steps.
+    fn check(&self, settings: &InpaintSettings) -> Result<()> {
+        let Some(steps) = settings.sample_steps else { return Ok(()) };
+        let most = match self.denoiser.objective {
+            Objective::Ddpm => self.denoiser.schedule.len(),
+            Objective::Flow => MAX_TIMESTEPS,
+        };
+        if steps == 0 {
+            return Err(AigcError::invalid("sample_steps", "must be at least 1"));
+        }
+        if steps > most {
+            let what = if self.denoiser.objective == Objective::Ddpm { "training steps" } else { "time points a flow run may take" };
+            return Err(AigcError::invalid("sample_steps", format!("{steps} RePaint steps are more than the model's {most} {what}")));
+        }
+        Ok(())
     }
 
     fn propose(&self, images: &[f32], masks: &[Mask], samples: usize, settings: InpaintSettings) -> Proposal {
