@@ -127,21 +127,18 @@ impl Inpainter for RePaint {
         self.denoiser.shape
     }
 
-    /// Time points as the samplers take them: at least 1, for DDPM at most its training steps.
+    /// Time points as the samplers take them: DDPM's through [`ddim_timesteps`] (at least 1, at
+    /// most the training steps); a flow's at least 1 and at most [`MAX_TIMESTEPS`].
     fn check(&self, settings: &InpaintSettings) -> Result<()> {
         let Some(steps) = settings.sample_steps else { return Ok(()) };
-        let most = match self.denoiser.objective {
-            Objective::Ddpm => self.denoiser.schedule.len(),
-            Objective::Flow => MAX_TIMESTEPS,
-        };
-        if steps == 0 {
-            return Err(AigcError::invalid("sample_steps", "must be at least 1"));
+        match self.denoiser.objective {
+            Objective::Ddpm => ddim_timesteps(self.denoiser.schedule.len(), steps).map(drop),
+            Objective::Flow if steps == 0 => Err(AigcError::invalid("sample_steps", "must be at least 1")),
+            Objective::Flow if steps > MAX_TIMESTEPS => {
+                Err(AigcError::invalid("sample_steps", format!("{steps} RePaint steps are more than the {MAX_TIMESTEPS} time points a flow run may take")))
+            }
+            Objective::Flow => Ok(()),
         }
-        if steps > most {
-            let what = if self.denoiser.objective == Objective::Ddpm { "training steps" } else { "time points a flow run may take" };
-            return Err(AigcError::invalid("sample_steps", format!("{steps} RePaint steps are more than the model's {most} {what}")));
-        }
-        Ok(())
     }
 
     fn propose(&self, images: &[f32], masks: &[Mask], samples: usize, settings: InpaintSettings) -> Proposal {
