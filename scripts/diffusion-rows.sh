@@ -34,12 +34,16 @@ conditional() { row conditional diff-cond-b32-e7 "--sample-steps 20" -- diffusio
 budget() {
   row budget diff-s340 "--sample-steps 20" -- diffusion --steps 340
   row budget diff-w8-s700 "--sample-steps 20" -- diffusion --widths 8,16,32 --steps 700
+  row budget diff-w8-s950 "--sample-steps 20" -- diffusion --widths 8,16,32 --steps 950
 }
 fashion() {
   row fashion gan-r1-3000 "" -- gan --data fashion-mnist --steps 3000
   row fashion diff-s1967 "--sample-steps 20" -- diffusion --data fashion-mnist --steps 1967
 }
-faces() { row faces diff-s1500 "--sample-steps 20" -- diffusion --data faces-100 --image-size 32 --steps 1500; }
+faces() {
+  row faces dcgan-1500 "" -- gan --arch dcgan --data faces-100 --image-size 32 --batch-size 32 --steps 1500
+  row faces diff-s1500 "--sample-steps 20" -- diffusion --data faces-100 --image-size 32 --steps 1500
+}
 inpaint() {
   digits
   row inpaint gan-r1-3000 "" -- gan --steps 3000
