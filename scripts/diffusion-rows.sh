@@ -35,6 +35,8 @@ budget() {
   row budget diff-s340 "--sample-steps 20" -- diffusion --steps 340
   row budget diff-w8-s700 "--sample-steps 20" -- diffusion --widths 8,16,32 --steps 700
   row budget diff-w8-s950 "--sample-steps 20" -- diffusion --widths 8,16,32 --steps 950
+  row budget diff-w8-s950-lr2 "--sample-steps 20" -- diffusion --widths 8,16,32 --steps 950 --lr 0.002 --warmup-steps 50
+  row budget diff-w8-b16-s1900 "--sample-steps 20" -- diffusion --widths 8,16,32 --batch-size 16 --steps 1900
 }
 fashion() {
   row fashion gan-r1-3000 "" -- gan --data fashion-mnist --steps 3000
