@@ -37,6 +37,7 @@ budget() {
   row budget diff-w8-s950 "--sample-steps 20" -- diffusion --widths 8,16,32 --steps 950
   row budget diff-w8-s950-lr2 "--sample-steps 20" -- diffusion --widths 8,16,32 --steps 950 --lr 0.002 --warmup-steps 50
   row budget diff-w8-b16-s1900 "--sample-steps 20" -- diffusion --widths 8,16,32 --batch-size 16 --steps 1900
+  row budget diff-w8-b16-s1500-ema995 "--sample-steps 20" -- diffusion --widths 8,16,32 --batch-size 16 --steps 1500 --ema 0.995
 }
 fashion() {
   row fashion gan-r1-3000 "" -- gan --data fashion-mnist --steps 3000
