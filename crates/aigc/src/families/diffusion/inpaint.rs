@@ -43,11 +43,11 @@ impl RePaint {
         Self { denoiser, steps: config.sample_steps }
     }
 
-    /// `steps` time points from noise towards the data (at most the schedule's length).
+    /// `steps` time points from noise towards the data, within the limits [`Inpainter::check`]
+    /// enforces (clamped to them for callers that skip the check).
     fn points(&self, steps: usize) -> Vec<Point> {
-        let steps = steps.clamp(1, self.denoiser.schedule.len());
         match self.denoiser.objective {
-            Objective::Ddpm => ddim_timesteps(self.denoiser.schedule.len(), steps)
+            Objective::Ddpm => ddim_timesteps(self.denoiser.schedule.len(), steps.clamp(1, self.denoiser.schedule.len()))
                 .expect("1 ≤ steps ≤ T")
                 .into_iter()
                 .map(|t| {
@@ -55,12 +55,15 @@ impl RePaint {
                     Point { alpha: ab.sqrt() as f32, sigma: (1.0 - ab).sqrt() as f32, time: t as f32 }
                 })
                 .collect(),
-            Objective::Flow => (0..steps)
-                .map(|i| {
-                    let t = 1.0 - i as f32 / steps as f32;
-                    Point { alpha: 1.0 - t, sigma: t, time: flow_time_input(t) }
-                })
-                .collect(),
+            Objective::Flow => {
+                let steps = steps.clamp(1, MAX_TIMESTEPS);
+                (0..steps)
+                    .map(|i| {
+                        let t = 1.0 - i as f32 / steps as f32;
+                        Point { alpha: 1.0 - t, sigma: t, time: flow_time_input(t) }
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -164,5 +167,34 @@ impl Inpainter for RePaint {
         }
         bar.finish_and_clear();
         Proposal { images: out, context_loss: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+    use crate::families::diffusion::{Schedule, ScheduleKind, UnetConfig};
+
+    fn repaint(objective: Objective) -> RePaint {
+        let device = Device::flex();
+        let unet = UnetConfig::new(1).with_widths(vec![8, 16]).with_attention(vec![false, false]).init(&device);
+        let denoiser = Denoiser { unet, objective, schedule: Schedule::new(ScheduleKind::Linear, 1000), shape: ImageShape { channels: 1, height: 8, width: 8 }, device };
+        RePaint::new(denoiser, &DiffusionTrainConfig::new())
+    }
+
+    #[test]
+    fn time_points_are_the_checked_count() {
+        // A flow run takes every time point its check lets through, beyond the schedule's 1,000.
+        let flow = repaint(Objective::Flow);
+        let settings = InpaintSettings { sample_steps: Some(2_000), ..InpaintSettings::default() };
+        assert!(flow.check(&settings).is_ok());
+        assert_eq!(flow.points(2_000).len(), 2_000);
+        assert!(flow.check(&InpaintSettings { sample_steps: Some(MAX_TIMESTEPS + 1), ..settings }).is_err());
+        // A DDPM run is checked against its training steps, and takes exactly that many.
+        let ddpm = repaint(Objective::Ddpm);
+        assert!(ddpm.check(&InpaintSettings { sample_steps: Some(1_001), ..settings }).is_err());
+        assert_eq!(ddpm.points(1_000).len(), 1_000);
+        assert_eq!(ddpm.points(10).len(), 10);
     }
 }
