@@ -42,6 +42,7 @@ budget() {
 fashion() {
   row fashion gan-r1-3000 "" -- gan --data fashion-mnist --steps 3000
   row fashion diff-s1967 "--sample-steps 20" -- diffusion --data fashion-mnist --steps 1967
+  row fashion diff-w8-b16-s1150-ema995 "--sample-steps 20" -- diffusion --data fashion-mnist --widths 8,16,32 --batch-size 16 --steps 1150 --ema 0.995
 }
 faces() {
   row faces dcgan-1500 "" -- gan --arch dcgan --data faces-100 --image-size 32 --batch-size 32 --steps 1500

@@ -85,6 +85,18 @@ pub enum Command {
     Chat(ChatArgs),
     /// Compose a tune with a trained melody model: writes OUT.abc, OUT.mid and OUT.wav.
     Compose(ComposeArgs),
+    /// Serve the HTTP API (and the studio) for every run under a folder.
+    Serve {
+        /// The folder whose run directories are served.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// Address to listen on; off loopback (e.g. 0.0.0.0:7860) it needs --token.
+        #[arg(long, default_value = "127.0.0.1:7860")]
+        addr: std::net::SocketAddr,
+        /// A secret every API request must send as `Authorization: Bearer TOKEN`.
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// The data sets aigc knows by name: embedded, installed, and how to install the rest.
     Data,
     /// What a run is (family, architecture, data, steps, metrics, config) and the commands that fit it.

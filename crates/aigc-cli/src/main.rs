@@ -94,6 +94,7 @@ fn run(cli: Cli) -> aigc::Result<()> {
         Command::Features { command: FeaturesCommand::Train { data, image_size, retrain, quiet } } => {
             features_train(&data, image_size, retrain, quiet, device)
         }
+        Command::Serve { runs, addr, token } => serve(runs, addr, token, device),
         Command::Data => data_sets(),
         Command::Info { run } => info(&run),
         Command::Export { run, checkpoint, out } => {
@@ -114,7 +115,7 @@ fn demo(out: &Path, quiet: bool, device: Device) -> aigc::Result<()> {
         config.batch_size,
         out.display()
     );
-    let outcome = gan::train(&config, &out, &TrainOptions { resume: false, force: false, quiet, device, feature_cache: None })?;
+    let outcome = gan::train(&config, &out, &TrainOptions { resume: false, force: false, quiet, device, feature_cache: None, control: None })?;
     print_gan_outcome(&outcome);
     Ok(())
 }
@@ -155,7 +156,7 @@ fn start<T: serde::Serialize + serde::de::DeserializeOwned>(
     if let Some(file) = &output.config {
         config = read_toml_config(file, family, &config)?;
     }
-    let options = TrainOptions { resume: output.resume, force: output.force, quiet: output.quiet, device, feature_cache: None };
+    let options = TrainOptions { resume: output.resume, force: output.force, quiet: output.quiet, device, feature_cache: None, control: None };
     Ok((out, config, options))
 }
 
@@ -354,7 +355,7 @@ fn eval_inpaint(args: &args::InpaintEvalArgs, device: Device) -> aigc::Result<()
 }
 
 fn style(args: args::StyleArgs, device: Device) -> aigc::Result<()> {
-    use service::style::{StyleFeatures, StyleRequest};
+    use service::style::{Picture, StyleFeatures, StyleRequest};
     let features = match (args.features.as_str(), &args.weights) {
         ("random", None) => StyleFeatures::Random,
         ("random", Some(_)) => return Err(AigcError::invalid("weights", "only with `features` vgg19")),
@@ -369,7 +370,7 @@ fn style(args: args::StyleArgs, device: Device) -> aigc::Result<()> {
         lr: args.lr,
         seed: args.seed,
     };
-    let request = StyleRequest { content: args.content.clone(), style: args.style.clone(), size: args.size, settings, features, every: args.every };
+    let request = StyleRequest { content: args.content.clone().map(Picture::Named), style: Picture::Named(args.style.clone()), size: args.size, settings, features, every: args.every };
     let bar = aigc::train::progress::progress_bar(args.steps as u64, 0, args.quiet, "steps");
     let stem = args.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "style".into());
     let mut failed = None;
@@ -417,6 +418,7 @@ fn generate(args: GenerateArgs, device: Device) -> aigc::Result<()> {
         service::text::generate(&model, &request, |piece| {
             let _ = write!(stdout, "{piece}");
             let _ = stdout.flush();
+            std::ops::ControlFlow::Continue(())
         })?;
         let _ = writeln!(stdout);
     }
@@ -483,6 +485,7 @@ fn chat(args: ChatArgs, device: Device) -> aigc::Result<()> {
         match chat.reply(&line, |c| {
             let _ = write!(stdout, "{c}");
             let _ = stdout.flush();
+            std::ops::ControlFlow::Continue(())
         }) {
             Ok(_) => {
                 let _ = writeln!(stdout);
@@ -627,6 +630,25 @@ fn eval(args: EvalArgs, device: Device) -> aigc::Result<()> {
     println!("eval:          {}", report.run.join("eval.json").display());
     println!("closest pairs: {}", report.memorisation.closest_pairs.display());
     Ok(())
+}
+
+fn serve(runs: PathBuf, addr: std::net::SocketAddr, token: Option<String>, device: Device) -> aigc::Result<()> {
+    if !runs.exists() {
+        std::fs::create_dir_all(&runs).map_err(|e| AigcError::io(&runs, e))?;
+    }
+    let config = aigc_serve::ServeConfig { runs: runs.clone(), addr, token: token.clone(), device, queues: aigc_serve::QueueLimits::default() };
+    let server = aigc_serve::spawn(&config)?;
+    let count = service::runs::summarize_runs(&runs).map(|r| r.len()).unwrap_or(0);
+    eprintln!("aigc serve: {count} runs under {}", runs.display());
+    eprintln!("studio: http://{}/", server.addr);
+    eprintln!("API:    http://{}/api/runs", server.addr);
+    if token.is_some() {
+        eprintln!("auth:   every /api request needs `Authorization: Bearer TOKEN` (the --token given)");
+    } else {
+        eprintln!("auth:   none; only this machine can connect ({}); off loopback --token is required", server.addr.ip());
+    }
+    eprintln!("Ctrl-C stops the server.");
+    server.wait()
 }
 
 fn features_train(data: &str, image_size: u32, retrain: bool, quiet: bool, device: Device) -> aigc::Result<()> {

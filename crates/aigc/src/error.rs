@@ -33,6 +33,9 @@ pub enum AigcError {
     /// A loss became infinite or NaN.
     #[error("training diverged at step {step} ({loss} is {value}); try a smaller learning rate (`lr`)")]
     Diverged { step: usize, loss: String, value: f64 },
+    /// A training job was asked to stop (its last step is checkpointed).
+    #[error("training stopped at step {step} on request; the checkpoint of that step is saved, and resuming continues it")]
+    Stopped { step: usize },
     /// A run was asked for something its family does not offer.
     #[error("{}: a {family} run cannot {wanted}; it can {offers}", shown(.run.display()))]
     Unsupported { run: PathBuf, family: String, wanted: String, offers: String },

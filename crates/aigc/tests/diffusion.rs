@@ -23,7 +23,7 @@ use aigc::train::{TrainOptions, Trainer};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn options(resume: bool) -> TrainOptions {
-    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None }
+    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None, control: None }
 }
 
 /// A UNet small enough for tests: three levels of 8, 16 and 32 channels at 28, 14 and 7 px,

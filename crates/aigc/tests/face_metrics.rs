@@ -38,7 +38,7 @@ fn shared() -> &'static Shared {
 }
 
 fn options() -> TrainOptions {
-    TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None }
+    TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None, control: None }
 }
 
 fn samples(run: &std::path::Path, n: usize) -> Vec<f32> {

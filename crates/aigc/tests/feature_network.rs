@@ -136,7 +136,7 @@ fn evaluate_run_writes_every_metric_with_its_sample_count() {
     save_feature_network(&cache, "mnist", &s.data, &s.model, &s.report).unwrap();
     let run = dir.path().join("run");
     let config = GanTrainConfig::new().with_steps(Some(20)).with_batch_size(16).with_checkpoint_every(20);
-    train_gan(&config, &run, &TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None }).unwrap();
+    train_gan(&config, &run, &TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None, control: None }).unwrap();
     let request = EvalRequest { run: run.clone(), n: Some(300), checkpoint: CheckpointChoice::Latest, seed: 1, quiet: true, cache, sampler: Default::default() };
     let report = evaluate_run(&request, &Device::flex());
     eprintln!("{}", report.summary());
@@ -211,7 +211,7 @@ fn eval_every_logs_metrics_and_keeps_the_best_checkpoint() {
     let out = dir.path().join("run");
     let mut config = GanTrainConfig::new().with_steps(Some(30)).with_batch_size(16).with_eval_samples(200);
     config.eval_every = Some(10);
-    let options = TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: Some(cache) };
+    let options = TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: Some(cache), control: None };
     train_gan(&config, &out, &options).unwrap();
     let run = RunDir::new(&out);
     let evals: Vec<EvalMetrics> = run.metrics().read().unwrap();
@@ -235,7 +235,7 @@ fn conditional_gan_follows_its_label() {
     save_feature_network(&cache, "mnist", &s.data, &s.model, &s.report).unwrap();
     let run = dir.path().join("run");
     let config = GanTrainConfig::new().with_steps(Some(600)).with_conditional(true).with_seed(5);
-    let options = TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None };
+    let options = TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None, control: None };
     train_gan(&config, &run, &options).unwrap();
     let request = EvalRequest { run: run.clone(), n: Some(500), checkpoint: CheckpointChoice::Latest, seed: 3, quiet: true, cache, sampler: Default::default() };
     let report = evaluate_run(&request, &Device::flex());

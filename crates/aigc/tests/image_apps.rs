@@ -22,7 +22,7 @@ fn digits(n: usize) -> (Vec<f32>, ImageShape) {
 #[test]
 fn latent_optimisation_lowers_the_context_loss_and_completions_keep_the_known_pixels() {
     let dir = tempfile::tempdir().unwrap();
-    let options = TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None };
+    let options = TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None, control: None };
     train_gan(&GanTrainConfig::new().with_steps(Some(400)).with_checkpoint_every(400).with_sample_every(400), dir.path(), &options).unwrap();
     let inpainter = aigc::families::open(dir.path()).unwrap().inpainter(CheckpointChoice::Latest, &Device::flex()).unwrap();
     assert_eq!(inpainter.method(), "latent");

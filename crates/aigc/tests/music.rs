@@ -19,7 +19,7 @@ use aigc::sample::text::SamplingConfig;
 use aigc::train::TrainOptions;
 
 fn options(resume: bool) -> TrainOptions {
-    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None }
+    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None, control: None }
 }
 
 #[test]

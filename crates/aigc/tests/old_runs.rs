@@ -103,7 +103,7 @@ fn old_text_runs_generate_and_resume() {
     for name in ["text-gpt", "text-lstm"] {
         let model = service::text::text_model(&root.join(name), CheckpointChoice::Latest, &device).unwrap();
         let request = service::text::GenerateRequest { prompt: "ROMEO:".into(), max_tokens: 30, sampling: sampling(), seed: 2 };
-        let generated = service::text::generate(&model, &request, |_| {}).unwrap();
+        let generated = service::text::generate(&model, &request, |_| std::ops::ControlFlow::Continue(())).unwrap();
         assert_eq!((generated.tokens, generated.text.chars().count()), (30, 30), "{name}");
         let best = service::text::text_model(&root.join(name), CheckpointChoice::Best, &device);
         assert!(best.is_ok(), "{name}: best/ opens too");
@@ -111,7 +111,7 @@ fn old_text_runs_generate_and_resume() {
     // The old checkpoint resumes; the manifest gains its family.
     let run = root.join("text-gpt");
     let config = aigc::families::lm::saved_config(&RunDir::new(&run)).unwrap();
-    let options = aigc::train::TrainOptions { resume: true, force: false, quiet: true, device: device.clone(), feature_cache: None };
+    let options = aigc::train::TrainOptions { resume: true, force: false, quiet: true, device: device.clone(), feature_cache: None, control: None };
     let outcome = aigc::families::lm::train(&config.with_steps(24), &run, &options).unwrap();
     assert_eq!(outcome.steps, 24);
     assert_eq!(RunDir::new(&run).manifest().unwrap().family.as_deref(), Some("text"));

@@ -2,6 +2,7 @@
 //! entropy, resumable training, repeatable sampling, and clear errors for bad input.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use aigc::burn::tensor::{Device, Int, Tensor, TensorData};
 use aigc::data::text::{CharVocab, TextCorpus};
@@ -12,7 +13,7 @@ use aigc::service::text::text_model;
 use aigc::train::TrainOptions;
 
 fn options(resume: bool) -> TrainOptions {
-    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None }
+    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None, control: None }
 }
 
 /// A small GPT that trains in seconds.
@@ -119,13 +120,13 @@ fn training_drops_validation_loss_below_the_unigram_entropy_and_samples_repeat()
     let (model, vocab) = (text.model.as_ref(), &text.vocab);
     let prompt = vocab.encode("ROMEO:", "prompt").unwrap();
     let sampling = SamplingConfig { temperature: 0.8, top_k: 10, top_p: 0.95 };
-    let a = generate(model, &prompt, 40, sampling, 7, |_| {});
-    let b = generate(model, &prompt, 40, sampling, 7, |_| {});
+    let a = generate(model, &prompt, 40, sampling, 7, |_| ControlFlow::Continue(()));
+    let b = generate(model, &prompt, 40, sampling, 7, |_| ControlFlow::Continue(()));
     assert_eq!(a, b, "same seed, different text");
-    let c = generate(model, &prompt, 40, sampling, 8, |_| {});
+    let c = generate(model, &prompt, 40, sampling, 8, |_| ControlFlow::Continue(()));
     assert_ne!(a, c, "different seeds, same text");
     // top-k 1 is greedy: every token is the argmax of the model's next-token logits.
-    let greedy = generate(model, &prompt, 10, SamplingConfig { top_k: 1, ..Default::default() }, 1, |_| {});
+    let greedy = generate(model, &prompt, 10, SamplingConfig { top_k: 1, ..Default::default() }, 1, |_| ControlFlow::Continue(()));
     for i in prompt.len()..greedy.len() {
         let logits = model.next_logits(&greedy[..i]);
         let argmax = (0..logits.len()).max_by(|&x, &y| logits[x].total_cmp(&logits[y])).unwrap() as u32;
@@ -133,7 +134,7 @@ fn training_drops_validation_loss_below_the_unigram_entropy_and_samples_repeat()
     }
     // A prompt longer than the window is cropped to its last 32 characters (documented).
     let long = vocab.encode_lossy(&corpus.validation[..500]);
-    assert_eq!(generate(model, &long, 5, sampling, 1, |_| {}).len(), long.len() + 5);
+    assert_eq!(generate(model, &long, 5, sampling, 1, |_| ControlFlow::Continue(())).len(), long.len() + 5);
 }
 
 #[test]
@@ -193,10 +194,13 @@ fn poems_always_have_the_requested_form_and_chat_answers_in_turn() {
     let mut chat = Chat::new(model, vocab, "romeo", "Juliet", &cast, sampling, 1).unwrap();
     chat.max_reply = 60;
     let mut streamed = String::new();
-    let reply = chat.reply("But soft, what light through yonder window breaks?", |c| streamed.push(c)).unwrap();
+    let reply = chat.reply("But soft, what light through yonder window breaks?", |c| {
+        streamed.push(c);
+        ControlFlow::Continue(())
+    }).unwrap();
     assert!(!reply.contains("\n\n") && reply.chars().count() <= 60);
     assert_eq!(streamed.trim_end(), reply);
-    assert!(chat.reply("Ω", |_| {}).unwrap_err().to_string().starts_with("line: "));
+    assert!(chat.reply("Ω", |_| ControlFlow::Continue(())).unwrap_err().to_string().starts_with("line: "));
 }
 
 #[test]

@@ -22,7 +22,7 @@ use safetensors::SafeTensors;
 use safetensors::tensor::{Dtype, TensorView};
 
 fn options() -> TrainOptions {
-    TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None }
+    TrainOptions { resume: false, force: false, quiet: true, device: Device::flex(), feature_cache: None, control: None }
 }
 
 /// A Python that imports torch, if there is one.

@@ -16,7 +16,7 @@ use aigc::train::{TrainOptions, Trainer};
 static HEAVY: Mutex<()> = Mutex::new(());
 
 fn options(resume: bool) -> TrainOptions {
-    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None }
+    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None, control: None }
 }
 
 /// Mean pairwise Euclidean distance between the images (a diversity measure).

@@ -12,7 +12,7 @@ use aigc::train::TrainOptions;
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn options(resume: bool) -> TrainOptions {
-    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None }
+    TrainOptions { resume, force: false, quiet: true, device: Device::flex(), feature_cache: None, control: None }
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! memory beyond its window and no notion of meaning beyond the corpus' statistics.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -76,13 +77,10 @@ impl<'a> Chat<'a> {
     }
 
     /// Adds the user's line, then samples the bot's turn until it ends (a blank line) or reaches
-    /// `max_reply` characters, calling `on_char` as characters come. Characters the model does not
-    /// know are an error naming them.
-    pub fn reply(&mut self, line: &str, mut on_char: impl FnMut(char)) -> Result<String> {
-        let line = line.trim();
-        let prompt = format!("\n{}:\n{}\n\n{}:\n", self.user, line, self.bot);
-        let ids = self.vocab.encode(&prompt, "line")?;
-        self.history.extend(ids);
+    /// `max_reply` characters, calling `on_char` as characters come (`Break` stops the reply).
+    /// Characters the model does not know are an error naming them.
+    pub fn reply(&mut self, line: &str, mut on_char: impl FnMut(char) -> ControlFlow<()>) -> Result<String> {
+        self.history.extend(self.turn_prompt(line, "line")?);
         let newline = self.vocab.id('\n').expect("checked in new");
         let mut reply = String::new();
         let mut last_was_newline = true;
@@ -95,12 +93,29 @@ impl<'a> Chat<'a> {
             last_was_newline = id == newline;
             let c = self.vocab.chars[id as usize];
             reply.push(c);
-            on_char(c);
+            if on_char(c).is_break() {
+                break;
+            }
         }
         if !reply.ends_with('\n') {
             self.history.push(newline);
         }
         Ok(reply.trim_end().to_string())
+    }
+
+    /// Adds an earlier exchange (the user's line and the answer it got) to the dialogue without
+    /// sampling: a stateless client sends the dialogue so far with every request.
+    pub fn remember(&mut self, line: &str, reply: &str) -> Result<()> {
+        let mut ids = self.turn_prompt(line, "history")?;
+        ids.extend(self.vocab.encode(reply.trim(), "history")?);
+        ids.extend(self.vocab.encode("\n", "history")?);
+        self.history.extend(ids);
+        Ok(())
+    }
+
+    /// The tokens that hand the turn from the user's `line` to the bot.
+    fn turn_prompt(&self, line: &str, field: &str) -> Result<Vec<u32>> {
+        self.vocab.encode(&format!("\n{}:\n{}\n\n{}:\n", self.user, line.trim(), self.bot), field)
     }
 }
 

@@ -45,6 +45,11 @@ const PICTURES: [(&str, &[u8]); 6] = [
 /// Names of the embedded pictures, for help texts and errors.
 pub const EMBEDDED_PICTURES: &str = "astronaut, chelsea, coffee, brick, grass, gravel";
 
+/// Whether `name` is an embedded picture's name.
+pub fn is_embedded_picture(name: &str) -> bool {
+    PICTURES.iter().any(|(n, _)| *n == name)
+}
+
 /// An embedded picture by name, or an image file (`field` names the request field in errors).
 pub fn load_picture(name_or_path: &str, field: &str) -> Result<DynamicImage> {
     if let Some((_, bytes)) = PICTURES.iter().find(|(n, _)| *n == name_or_path) {

@@ -256,7 +256,7 @@ pub fn train_classifier(
         rng: epoch_rng(config.seed, 0),
         device: ad,
     };
-    fit(&mut trainer, &run, &Manifest::new(FAMILY, config)?, resume_from, FitOptions { quiet })?;
+    fit(&mut trainer, &run, &Manifest::new(FAMILY, config)?, resume_from, FitOptions { quiet, control: None })?;
     let model = trainer.model.valid();
     let accuracy = accuracy(&model, heldout, data_name, device)?;
     let report = ClassifierReport {

@@ -269,7 +269,7 @@ pub fn train_encoder(
         last_loss: f64::NAN,
         device: ad,
     };
-    fit(&mut trainer, &run, &Manifest::new(FAMILY, config)?, resume_from, FitOptions { quiet })?;
+    fit(&mut trainer, &run, &Manifest::new(FAMILY, config)?, resume_from, FitOptions { quiet, control: None })?;
     let final_loss = trainer.last_loss;
     let model = trainer.model.valid();
     let report = EncoderReport {

@@ -32,6 +32,58 @@ pub struct Family {
     pub legacy: Legacy,
     /// Reads a run's typed config (no weights are loaded until a capability is asked for).
     pub open: fn(RunDir, &Manifest) -> Result<Box<dyn TrainedRun>>,
+    /// A training job from config keys given as data (a server's request), checked before it
+    /// starts: see [`prepare_training`].
+    pub prepare: fn(&TrainRequest) -> Result<PreparedTraining>,
+}
+
+/// A training job described as data: the family's config keys over its defaults (or, when
+/// resuming, over the run's own config), and the run folder.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    pub out: PathBuf,
+    pub config: serde_json::Map<String, serde_json::Value>,
+    pub resume: bool,
+}
+
+/// A checked training job, ready to run on any thread.
+pub struct PreparedTraining {
+    /// The whole config it trains with.
+    pub config: serde_json::Value,
+    pub train: Box<dyn FnOnce(&crate::train::TrainOptions) -> Result<()> + Send>,
+}
+
+/// Checks a training job of family `family` (its name, as in manifests) and readies it.
+pub fn prepare_training(family: &str, request: &TrainRequest) -> Result<PreparedTraining> {
+    let names: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+    let found = FAMILIES
+        .iter()
+        .find(|f| f.name == family)
+        .ok_or_else(|| AigcError::invalid("family", format!("{family:?}: expected one of {}", names.join(", "))))?;
+    (found.prepare)(request)
+}
+
+/// [`Family::prepare`] for a family with a typed config: merged, validated and moved into the
+/// job, which calls the family's `train`.
+pub fn prepare_with<T, R: 'static>(
+    request: &TrainRequest,
+    defaults: fn() -> T,
+    saved: fn(&RunDir) -> Result<T>,
+    validate: fn(&T) -> Result<()>,
+    train: fn(&T, &Path, &crate::train::TrainOptions) -> Result<R>,
+) -> Result<PreparedTraining>
+where
+    T: Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    let run = RunDir::new(&request.out);
+    let base = if request.resume && run.exists() { saved(&run)? } else { defaults() };
+    let config = crate::run::config::merge_json(&request.config, &base)?;
+    validate(&config)?;
+    let out = request.out.clone();
+    Ok(PreparedTraining {
+        config: serde_json::to_value(&config).map_err(|e| AigcError::invalid("config", e.to_string()))?,
+        train: Box::new(move |options| train(&config, &out, options).map(|_| ())),
+    })
 }
 
 /// How a family's runs were marked before manifests had `family`.

@@ -128,13 +128,36 @@ fn merge<T: Serialize + DeserializeOwned>(file: &toml::Table, defaults: &T, path
     known.sort();
     for (key, value) in file {
         if !known.contains(key) {
-            let nearest = known.iter().map(|k| (strsim::damerau_levenshtein(key, k), k)).filter(|(d, k)| *d <= 2 && *d < k.len()).min();
-            let hint = nearest.map(|(_, k)| format!(" (did you mean {k}?)")).unwrap_or_default();
-            return Err(bad(format!("unknown key {key:?}{hint}; known keys: {}", known.join(", "))));
+            return Err(bad(format!("unknown key {key:?}{}; known keys: {}", did_you_mean(key, &known), known.join(", "))));
         }
         merged.insert(key.clone(), value.clone());
     }
     toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| bad(e.message().to_string()))
+}
+
+/// ` (did you mean K?)` for the known key nearest an unknown one, when one is near.
+fn did_you_mean(key: &str, known: &[String]) -> String {
+    let nearest = known.iter().map(|k| (strsim::damerau_levenshtein(key, k), k)).filter(|(d, k)| *d <= 2 && *d < k.len()).min();
+    nearest.map(|(_, k)| format!(" (did you mean {k}?)")).unwrap_or_default()
+}
+
+/// `defaults` with the keys of `overrides` (a request's JSON object) replaced: an unknown key,
+/// or a value of the wrong type, is an error naming the key.
+pub fn merge_json<T: Serialize + DeserializeOwned>(overrides: &serde_json::Map<String, serde_json::Value>, defaults: &T) -> Result<T> {
+    let serde_json::Value::Object(mut merged) = serde_json::to_value(defaults).map_err(|e| AigcError::invalid("config", e.to_string()))? else {
+        return Err(AigcError::invalid("config", "the defaults are not a table of keys"));
+    };
+    let mut known: Vec<String> = merged.keys().cloned().collect();
+    known.sort();
+    for (key, value) in overrides {
+        if !merged.contains_key(key) {
+            return Err(AigcError::invalid(key, format!("unknown config key{}; known keys: {}", did_you_mean(key, &known), known.join(", "))));
+        }
+        merged.insert(key.clone(), value.clone());
+        // Checked key by key, so the error names the key at fault.
+        serde_json::from_value::<T>(serde_json::Value::Object(merged.clone())).map_err(|e| AigcError::invalid(key, e.to_string()))?;
+    }
+    serde_json::from_value(serde_json::Value::Object(merged)).map_err(|e| AigcError::invalid("config", e.to_string()))
 }
 
 /// Optional fields are absent from the serialised defaults when unset.

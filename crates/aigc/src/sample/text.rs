@@ -1,6 +1,8 @@
 //! Sampling tokens from any next-token model: temperature, top-k and top-p (nucleus) filtering,
 //! a seeded random stream, and a callback per token so callers can stream.
 
+use std::ops::ControlFlow;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -97,15 +99,15 @@ fn draw(probs: &[f64], rng: &mut ChaCha8Rng) -> usize {
     probs.iter().rposition(|&p| p > 0.0).unwrap_or(0)
 }
 
-/// Samples `max_tokens` tokens after `prompt` (token ids; not empty), calling `on_token` with
-/// each as it is drawn.
+/// Samples up to `max_tokens` tokens after `prompt` (token ids; not empty), calling `on_token`
+/// with each as it is drawn; `on_token` returning `Break` stops (a client went away).
 pub fn generate(
     model: &dyn NextTokenModel,
     prompt: &[u32],
     max_tokens: usize,
     sampling: SamplingConfig,
     seed: u64,
-    mut on_token: impl FnMut(u32),
+    mut on_token: impl FnMut(u32) -> ControlFlow<()>,
 ) -> Vec<u32> {
     assert!(!prompt.is_empty(), "generation needs at least one prompt token");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -113,7 +115,9 @@ pub fn generate(
     for _ in 0..max_tokens {
         let next = sampling.sample(&model.next_logits(&tokens), &mut rng);
         tokens.push(next);
-        on_token(next);
+        if on_token(next).is_break() {
+            break;
+        }
     }
     tokens
 }

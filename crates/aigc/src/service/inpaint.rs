@@ -93,14 +93,7 @@ pub fn inpaint(request: &InpaintRequest, device: &Device) -> Result<Inpainted> {
     let shape = inpainter.shape();
     let image = match &request.image {
         InpaintImage::Encoded { bytes, name } => decode_image(bytes, name, shape)?,
-        InpaintImage::Heldout(k) => {
-            let info = run.info();
-            let splits = DataSource::parse(&info.data).load(info.image_size.unwrap_or(shape.height as u32))?;
-            if *k >= splits.heldout.len() {
-                return Err(AigcError::invalid("heldout", format!("the data set has {} held-out images", splits.heldout.len())));
-            }
-            splits.heldout.batch_values(&[*k])
-        }
+        InpaintImage::Heldout(k) => heldout(run.info(), shape.height as u32, *k)?.0,
     };
     let mask = match &request.mask {
         InpaintMask::Encoded { bytes, name } => Mask::from_image(bytes, name, shape.height, shape.width)?,
@@ -112,6 +105,27 @@ pub fn inpaint(request: &InpaintRequest, device: &Device) -> Result<Inpainted> {
     grid.extend(harmonic_fill(&image, &mask));
     grid.extend(completed);
     Ok(Inpainted { shape, grid, columns: request.samples + 2, method: inpainter.method(), holes: mask.holes(), context_loss })
+}
+
+/// Held-out image `k` of the data set a run was trained on, at `side` pixels, and its shape.
+fn heldout(info: &families::RunInfo, side: u32, k: usize) -> Result<(Vec<f32>, ImageShape)> {
+    let splits = DataSource::parse(&info.data).load(info.image_size.unwrap_or(side))?;
+    if k >= splits.heldout.len() {
+        return Err(AigcError::invalid("heldout", format!("the data set has {} held-out images", splits.heldout.len())));
+    }
+    Ok((splits.heldout.batch_values(&[k]), splits.heldout.shape))
+}
+
+/// Held-out image `k` of an image run's data, as a PNG at the run's size (a front end paints a
+/// mask over it, then asks for [`InpaintImage::Heldout`]).
+pub fn heldout_png(run: &std::path::Path, k: usize) -> Result<(Vec<u8>, ImageShape)> {
+    let opened = families::open(run)?;
+    let info = opened.info();
+    let Some(side) = info.image_size else {
+        return Err(AigcError::invalid("run", format!("{} is not an image run", run.display())));
+    };
+    let (values, shape) = heldout(info, side, k)?;
+    Ok((report::png_bytes(&report::grid::single_image(&values, shape)), shape))
 }
 
 /// `aigc eval inpaint`: the run's method and the two baselines on `n` held-out images for each

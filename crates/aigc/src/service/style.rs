@@ -17,12 +17,30 @@ pub enum StyleFeatures {
     Vgg19(PathBuf),
 }
 
+/// A picture to restyle or to take the style of.
+#[derive(Debug, Clone)]
+pub enum Picture {
+    /// An embedded picture's name, or a file's path.
+    Named(String),
+    /// An encoded image (PNG, JPEG, …) and where it came from, for errors.
+    Encoded { bytes: Vec<u8>, name: PathBuf },
+}
+
+impl Picture {
+    fn load(&self, field: &str) -> Result<image::DynamicImage> {
+        match self {
+            Self::Named(name) => load_picture(name, field),
+            Self::Encoded { bytes, name } => crate::data::folder::decode_picture(bytes, name),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StyleRequest {
-    /// The photo to restyle (an embedded picture or a path); `None`: synthesise a texture.
-    pub content: Option<String>,
-    /// The style image (an embedded picture or a path).
-    pub style: String,
+    /// The photo to restyle; `None`: synthesise a texture.
+    pub content: Option<Picture>,
+    /// The style image.
+    pub style: Picture,
     /// Longer side of the images, in pixels.
     pub size: u32,
     pub settings: StyleSettings,
@@ -60,9 +78,9 @@ pub fn style(request: &StyleRequest, device: &Device, mut progress: impl FnMut(u
         StyleFeatures::Random => FeatureNet::random(s.seed, &ad),
         StyleFeatures::Vgg19(path) => FeatureNet::vgg19(path, &ad)?,
     };
-    let style_image = image_tensor(&load_picture(&request.style, "style")?, request.size, &ad);
+    let style_image = image_tensor(&request.style.load("style")?, request.size, &ad);
     let content = match &request.content {
-        Some(c) => Some(image_tensor(&load_picture(c, "content")?, request.size, &ad)),
+        Some(c) => Some(image_tensor(&c.load("content")?, request.size, &ad)),
         None => None,
     };
     let steps = s.steps;

@@ -1,6 +1,7 @@
 //! Text from a run that continues text: free generation (streamed token by token), fixed-form
 //! poems, and a character chat.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -40,10 +41,13 @@ pub struct Generated {
     pub prompt_tokens: usize,
     pub tokens: usize,
     pub seconds: f64,
+    /// `on_text` stopped it before `max_tokens`.
+    pub stopped: bool,
 }
 
-/// Continues `request.prompt`, calling `on_text` with each token's text as it is drawn.
-pub fn generate(model: &TextModel, request: &GenerateRequest, mut on_text: impl FnMut(&str)) -> Result<Generated> {
+/// Continues `request.prompt`, calling `on_text` with each token's text as it is drawn;
+/// `on_text` returning `Break` stops it (the client went away).
+pub fn generate(model: &TextModel, request: &GenerateRequest, mut on_text: impl FnMut(&str) -> ControlFlow<()>) -> Result<Generated> {
     request.sampling.validate()?;
     if request.max_tokens > MAX_TOKENS {
         return Err(AigcError::invalid("max_tokens", format!("at most {MAX_TOKENS} tokens per request, got {}", request.max_tokens)));
@@ -56,10 +60,11 @@ pub fn generate(model: &TextModel, request: &GenerateRequest, mut on_text: impl 
     let mut text = String::new();
     let tokens = sample_tokens(model.model.as_ref(), &prompt, request.max_tokens, request.sampling, request.seed, |t| {
         let piece = model.vocab.decode(&[t]);
-        on_text(&piece);
         text.push_str(&piece);
+        on_text(&piece)
     });
-    Ok(Generated { text, seed: request.seed, prompt_tokens: prompt.len(), tokens: tokens.len() - prompt.len(), seconds: started.elapsed().as_secs_f64() })
+    let tokens = tokens.len() - prompt.len();
+    Ok(Generated { text, seed: request.seed, prompt_tokens: prompt.len(), tokens, seconds: started.elapsed().as_secs_f64(), stopped: tokens < request.max_tokens })
 }
 
 /// What to write: `n` poems of a form (seeds `seed`, `seed + 1`, …).

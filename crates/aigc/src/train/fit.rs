@@ -97,10 +97,12 @@ pub trait Trainer {
 }
 
 /// How a training job runs (not part of the run's identity).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FitOptions {
     /// No progress bar (and no evaluation lines).
     pub quiet: bool,
+    /// Progress for, and stop requests from, another thread.
+    pub control: Option<std::sync::Arc<super::TrainControl>>,
 }
 
 /// What a training job did.
@@ -166,7 +168,22 @@ pub fn fit<T: Trainer>(
         (state.batches_seen, state.rng_word_pos) = (cursor.batches_seen, cursor.rng_word_pos);
         checkpoints.save(state, |dir| trainer.save(dir))
     };
+    let control = options.control.clone();
+    let record = |step: usize| {
+        if let Some(c) = &control {
+            c.record(step, total);
+        }
+    };
+    record(state.step);
+    let mut saved_at = state.step;
     while state.step < total {
+        if control.as_ref().is_some_and(|c| c.stop_requested()) {
+            if state.step > saved_at {
+                save(&mut state, trainer, &checkpoints)?;
+            }
+            bar.finish_and_clear();
+            return Err(AigcError::Stopped { step: state.step });
+        }
         let step = state.step + 1;
         let measure = due(cadence.log_every, step);
         let logged = trainer.step(state.step, measure);
@@ -183,6 +200,7 @@ pub fn fit<T: Trainer>(
             last_metrics = Some(logged);
         }
         bar.set_position(step as u64);
+        record(step);
         if cadence.sample_every.is_some_and(|every| due(every, step)) {
             trainer.snapshot(run, step)?;
         }
@@ -203,6 +221,7 @@ pub fn fit<T: Trainer>(
         }
         if due(cadence.checkpoint_every, step) {
             save(&mut state, trainer, &checkpoints)?;
+            saved_at = step;
         }
     }
     bar.finish_and_clear();

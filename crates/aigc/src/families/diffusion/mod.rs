@@ -35,7 +35,12 @@ use crate::train::{TrainOptions, TrainOutcome, fit, memory};
 /// The family's name in run manifests.
 pub const NAME: &str = "diffusion";
 
-pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Never, open: run::open };
+pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Never, open: run::open, prepare };
+
+/// A training job from config keys given as data (see [`super::prepare_training`]).
+fn prepare(request: &super::TrainRequest) -> Result<super::PreparedTraining> {
+    super::prepare_with(request, DiffusionTrainConfig::new, saved_config, DiffusionTrainConfig::validate, train)
+}
 
 /// Trains a diffusion or flow model into the run directory `out`.
 pub fn train(config: &DiffusionTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<DiffusionMetrics, EvalMetrics>> {

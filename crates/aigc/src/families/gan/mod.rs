@@ -40,7 +40,12 @@ use crate::train::{TrainOptions, TrainOutcome, fit, memory};
 /// The family's name in run manifests.
 pub const NAME: &str = "gan";
 
-pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Unmarked, open: run::open };
+pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Unmarked, open: run::open, prepare };
+
+/// A training job from config keys given as data (see [`super::prepare_training`]).
+fn prepare(request: &super::TrainRequest) -> Result<super::PreparedTraining> {
+    super::prepare_with(request, GanTrainConfig::new, saved_config, GanTrainConfig::validate, train)
+}
 
 /// Trains a GAN into the run directory `out`.
 pub fn train(config: &GanTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<GanMetrics, EvalMetrics>> {

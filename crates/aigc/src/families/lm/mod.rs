@@ -31,7 +31,12 @@ use crate::train::{TrainOptions, TrainOutcome, fit};
 /// The family's name in run manifests (and the `model` of text configs before manifests).
 pub const NAME: &str = "text";
 
-pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), open: run::open };
+pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), open: run::open, prepare };
+
+/// A training job from config keys given as data (see [`super::prepare_training`]).
+fn prepare(request: &super::TrainRequest) -> Result<super::PreparedTraining> {
+    super::prepare_with(request, TextTrainConfig::new, saved_config, TextTrainConfig::validate, train)
+}
 
 /// Trains a character-level language model of `config.data` into the run directory `out`.
 pub fn train(config: &TextTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<TextMetrics, TextEval>> {

@@ -28,7 +28,12 @@ use crate::train::{TrainOptions, fit};
 /// The family's name in run manifests (and the `model` of music configs before manifests).
 pub const NAME: &str = "music";
 
-pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), open: run::open };
+pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), open: run::open, prepare };
+
+/// A training job from config keys given as data (see [`super::prepare_training`]).
+fn prepare(request: &super::TrainRequest) -> Result<super::PreparedTraining> {
+    super::prepare_with(request, MusicTrainConfig::default, saved_config, MusicTrainConfig::validate, train)
+}
 
 /// Trains a melody model (or counts the Markov baseline) into the run directory `out`; returns
 /// the held-out likelihoods (also written as `music.json`).

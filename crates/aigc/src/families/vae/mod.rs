@@ -26,7 +26,12 @@ use crate::train::{TrainOptions, TrainOutcome, fit, memory};
 /// The family's name in run manifests (and the `model` of VAE configs before manifests).
 pub const NAME: &str = "vae";
 
-pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), open: run::open };
+pub const FAMILY: Family = Family { name: NAME, legacy: Legacy::Model(NAME), open: run::open, prepare };
+
+/// A training job from config keys given as data (see [`super::prepare_training`]).
+fn prepare(request: &super::TrainRequest) -> Result<super::PreparedTraining> {
+    super::prepare_with(request, VaeTrainConfig::new, saved_config, VaeTrainConfig::validate, train)
+}
 
 /// Trains a VAE into the run directory `out`.
 pub fn train(config: &VaeTrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome<VaeMetrics, HeldoutElbo>> {
