@@ -217,7 +217,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// A JSON request body: at most [`limits::JSON_BYTES`], unknown fields refused, errors naming
-/// the field at fault; an empty body is `{}` (every field has a default).
+/// the field at fault; an empty body is `{}` (every field has a default). Sent as
+/// `application/json`, without a type, or as curl's `-d` default (form-urlencoded).
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -226,7 +227,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(request: Request, state: &S) -> ApiResult<Self> {
         if let Some(kind) = request.headers().get(header::CONTENT_TYPE) {
             let kind = kind.to_str().unwrap_or("");
-            if !kind.starts_with("application/json") {
+            // `curl -d '{…}'` labels its body form-urlencoded; it is read as JSON all the same.
+            if !kind.starts_with("application/json") && !kind.starts_with("application/x-www-form-urlencoded") {
                 return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type", format!("expected application/json, got {kind:?}")));
             }
         }

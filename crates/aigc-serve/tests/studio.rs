@@ -65,7 +65,7 @@ async fn text(client: &Client, id: &str) -> String {
     client.find(Locator::Id(id)).await.unwrap().text().await.unwrap()
 }
 
-/// Waits (up to a minute) until `check` of element `id`'s text holds.
+/// Waits (up to four minutes: a training job) until `check` of element `id`'s text holds.
 async fn wait_text(client: &Client, id: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
     let started = Instant::now();
     loop {
@@ -73,7 +73,7 @@ async fn wait_text(client: &Client, id: &str, what: &str, check: impl Fn(&str) -
         if check(&t) {
             return t;
         }
-        if started.elapsed() > Duration::from_secs(60) {
+        if started.elapsed() > Duration::from_secs(240) {
             let errors = client.execute("return [...document.querySelectorAll('.error')].map(e => e.id + ': ' + e.textContent).join('\\n')", vec![]).await.unwrap();
             panic!("#{id} never showed {what}: {t:?}; errors: {errors}");
         }

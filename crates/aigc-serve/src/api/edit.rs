@@ -65,7 +65,7 @@ impl Form {
             }
             return Ok(form);
         }
-        if !kind.is_empty() && !kind.starts_with("application/json") {
+        if !kind.is_empty() && !kind.starts_with("application/json") && !kind.starts_with("application/x-www-form-urlencoded") {
             return Err(ApiError::new(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type", format!("expected multipart/form-data or application/json, got {kind:?}")));
         }
         let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|e| ApiError::new(e.status(), "body", e.body_text()))?;
