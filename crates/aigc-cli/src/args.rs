@@ -435,7 +435,7 @@ pub struct SamplerArgs {
 
 impl SamplerArgs {
     pub fn settings(&self, progress: bool) -> aigc::sample::SamplerSettings {
-        aigc::sample::SamplerSettings { sampler: self.sampler.clone(), sample_steps: self.sample_steps, eta: self.eta, guidance: self.guidance, progress }
+        aigc::sample::SamplerSettings { sampler: self.sampler.clone(), sample_steps: self.sample_steps, eta: self.eta, guidance: self.guidance, progress, control: None }
     }
 }
 

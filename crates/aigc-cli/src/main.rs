@@ -382,6 +382,7 @@ fn style(args: args::StyleArgs, device: Device) -> aigc::Result<()> {
                 failed.get_or_insert(e);
             }
         }
+        std::ops::ControlFlow::Continue(())
     });
     bar.finish_and_clear();
     let styled = styled?;

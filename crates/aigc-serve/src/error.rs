@@ -58,6 +58,8 @@ impl ApiError {
             AigcError::Invalid { .. } | AigcError::BadData { .. } | AigcError::Unsupported { .. } => StatusCode::BAD_REQUEST,
             AigcError::Missing { .. } => StatusCode::NOT_FOUND,
             AigcError::Diverged { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            // The client went away (nginx's "client closed request"); nobody reads this.
+            AigcError::Cancelled { .. } => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let field = match &e {

@@ -11,7 +11,7 @@ pub mod queue;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 
 use aigc::AigcError;
 use aigc::burn::tensor::Device;
+use aigc::job::JobControl;
 
 pub use error::{ApiError, ApiResult};
 pub use queue::{QueueLimits, Queues};
@@ -134,21 +135,21 @@ impl AppState {
     }
 
     /// Runs `job` on a blocking thread once `key`'s earlier jobs are done; returns its value and
-    /// the job's place in the queue when it joined. `job` sees a flag that turns true when the
-    /// request is dropped (the client went away) so it can stop early.
+    /// the job's place in the queue when it joined. `job` gets a [`JobControl`] that is asked to
+    /// stop when the request is dropped (its client went away), so it can stop early.
     pub async fn compute<T: Send + 'static>(
         &self,
         key: &str,
-        job: impl FnOnce(&AtomicBool) -> ApiResult<T> + Send + 'static,
+        job: impl FnOnce(&Arc<JobControl>) -> ApiResult<T> + Send + 'static,
     ) -> ApiResult<(T, usize)> {
         let ticket = self.0.queues.join(key)?;
         let position = ticket.position;
         let turn = ticket.ready().await;
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let _guard = CancelOnDrop(cancelled.clone());
+        let control = Arc::new(JobControl::default());
+        let _guard = StopOnDrop(control.clone());
         let value = tokio::task::spawn_blocking(move || {
             let _turn = turn;
-            job(&cancelled)
+            job(&control)
         })
         .await
         .map_err(|e| ApiError::internal(format!("the job failed: {e}")))??;
@@ -156,12 +157,12 @@ impl AppState {
     }
 }
 
-/// Sets a flag when dropped: a handler's future is dropped when its client disconnects.
-struct CancelOnDrop(Arc<AtomicBool>);
+/// Asks a job to stop when dropped: a handler's future is dropped when its client disconnects.
+struct StopOnDrop(Arc<JobControl>);
 
-impl Drop for CancelOnDrop {
+impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.stop();
     }
 }
 

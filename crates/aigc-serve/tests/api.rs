@@ -558,3 +558,56 @@ fn training_jobs_report_progress_and_stop_with_a_checkpoint_that_resumes_exactly
     get(&server, "/api/jobs/x").error(400, "path", "");
     assert!(get(&server, "/api/jobs").json()["jobs"].as_array().unwrap().len() >= 4);
 }
+
+#[test]
+fn a_client_that_leaves_stops_its_diffusion_sampling() {
+    let server = server();
+    let body = |steps: usize| json!({"n": 256, "class": 1, "guidance": 0, "sampler": "ddim", "sample_steps": steps, "seed": 1}).to_string();
+    let url = format!("http://{}/api/runs/diffusion-cond/images", server.addr);
+    // What 10 steps of 256 images cost; the run's whole 50-step schedule takes five times that.
+    let started = Instant::now();
+    let r = agent().post(&url).header("Content-Type", "application/json").send(body(10)).unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let ten = started.elapsed();
+    let impatient: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(ten / 5)).build().into();
+    let left = Instant::now();
+    match impatient.post(&url).header("Content-Type", "application/json").send(body(50)) {
+        Err(ureq::Error::Timeout(_)) => {}
+        other => panic!("the client should have given up waiting: {:?}", other.map(|r| r.status())),
+    }
+    eventually("the sampling stops", || queue(&server)["jobs"] == json!({}));
+    let after = left.elapsed();
+    println!("10 steps of 256 images: {ten:?}; the abandoned 50-step job ended {after:?} after it was asked for");
+    // Uninterrupted it would end about 5 × `ten` after it was asked for.
+    assert!(after < ten, "the abandoned job ran on: {after:?} (10 of its 50 steps take {ten:?})");
+}
+
+#[test]
+fn a_client_that_leaves_stops_its_style_transfer() {
+    let server = server();
+    let mut events = agent()
+        .post(format!("http://{}/api/style", server.addr))
+        .header("Content-Type", "application/json")
+        .header("Accept", "text/event-stream")
+        .send(json!({"style_name": "gravel", "content_name": "coffee", "size": 128, "steps": 1000}).to_string())
+        .unwrap();
+    let mut reader = BufReader::new(events.body_mut().as_reader());
+    // The time between two steps' events.
+    let mut stamps = Vec::new();
+    let mut line = String::new();
+    while stamps.len() < 3 {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended early");
+        if line.starts_with("event: progress") {
+            stamps.push(Instant::now());
+        }
+    }
+    let step = stamps[2] - stamps[1];
+    drop(reader);
+    drop(events);
+    let left = Instant::now();
+    eventually("the style job stops", || queue(&server)["jobs"] == json!({}));
+    let after = left.elapsed();
+    println!("a style step: {step:?}; the abandoned 1,000-step job ended {after:?} after its client left");
+    assert!(after < step * 500, "the abandoned job ran on for {after:?} (a step takes {step:?})");
+}

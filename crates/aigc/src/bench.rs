@@ -227,7 +227,7 @@ pub fn diffusion_sampling_workload(steps: usize, device: &Device, framework: &st
     // Without autodiff no parameter asks for gradients: count them all (the UNet has no others).
     let params = burn::module::Module::num_params(&unet);
     let denoiser = Denoiser { unet, objective: Objective::Ddpm, schedule: Schedule::new(ScheduleKind::Linear, 1000), shape, device: device.clone() };
-    let sampling = Sampling { sampler: SamplerKind::Ddim, steps: SAMPLE_STEPS, eta: 0.0, guidance: 0.0, progress: false };
+    let sampling = Sampling { sampler: SamplerKind::Ddim, steps: SAMPLE_STEPS, eta: 0.0, guidance: 0.0, progress: false, control: None };
     let mut noise = NoiseRng::new(0);
     let mut intervals_ms = Vec::with_capacity(WARMUP + steps);
     while intervals_ms.len() < WARMUP + steps {

@@ -36,6 +36,9 @@ pub enum AigcError {
     /// A training job was asked to stop (its last step is checkpointed).
     #[error("training stopped at step {step} on request; the checkpoint of that step is saved, and resuming continues it")]
     Stopped { step: usize },
+    /// A job other than training (sampling, style transfer) was stopped on request.
+    #[error("{what} was cancelled on request")]
+    Cancelled { what: String },
     /// A run was asked for something its family does not offer.
     #[error("{}: a {family} run cannot {wanted}; it can {offers}", shown(.run.display()))]
     Unsupported { run: PathBuf, family: String, wanted: String, offers: String },

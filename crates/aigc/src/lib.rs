@@ -3,7 +3,8 @@
 //! The recipe of the AIGC article — data → model → (adversarial) training → generation — as a
 //! library, in layers (each uses only the ones above it):
 //!
-//! - [`error`], [`io`]: the error type; atomic writes.
+//! - [`error`], [`io`], [`job`]: the error type; atomic writes; a long job's progress and stop
+//!   request, shared with another thread.
 //! - [`run`]: the run directory as a format (manifest, checkpoints, records, metrics, RNG).
 //! - [`data`]: image sets, text corpora, tune collections. [`report`]: grids and plots.
 //! - [`train`]: the one training loop ([`train::fit`]) over a [`train::Trainer`].
@@ -25,6 +26,7 @@ pub mod error;
 pub mod eval;
 pub mod families;
 pub mod io;
+pub mod job;
 pub mod report;
 pub mod run;
 pub mod sample;

@@ -83,11 +83,11 @@ fn style_transfer_lowers_the_gram_loss_with_bounded_content_loss() {
     let content = image_tensor(&load_picture("chelsea", "content").unwrap(), 48, &device);
     let style = image_tensor(&load_picture("brick", "style").unwrap(), 48, &device);
     let settings = StyleSettings { steps: 80, content_weight: 0.2, style_weight: 1.0, lr: 0.02, seed: 1 };
-    let (out, report) = stylise(&net, Some(content.clone()), style.clone(), settings, &device, |_, _| {});
+    let (out, report) = stylise(&net, Some(content.clone()), style.clone(), settings, &device, |_, _| std::ops::ControlFlow::Continue(()));
     assert_eq!(out.dims(), content.dims());
     assert!(report.style_after * 20.0 < report.style_before, "{report:?}");
     assert!(report.content_before == 0.0 && report.content_after < 1.0, "{report:?}");
-    let (_, texture) = stylise(&net, None, style, StyleSettings { steps: 40, ..settings }, &device, |_, _| {});
+    let (_, texture) = stylise(&net, None, style, StyleSettings { steps: 40, ..settings }, &device, |_, _| std::ops::ControlFlow::Continue(()));
     assert!(texture.style_after * 5.0 < texture.style_before, "{texture:?}");
     assert!(load_picture("no-such-picture.png", "style").unwrap_err().to_string().contains("`style` takes"));
 }

@@ -227,10 +227,11 @@ pub async fn style(State(state): State<AppState>, headers: HeaderMap, request: R
     let (tx, rx) = mpsc::channel::<Value>(16);
     let job = async move {
         state
-            .compute("style", move |_| {
+            .compute("style", move |control| {
                 restyle(&request, &device, |step, snapshot| {
                     // Progress is best effort: a full channel drops a step, never blocks the work.
                     let _ = tx.try_send(json!({ "step": step, "steps": steps, "image": snapshot.map(|png| base64(&png)) }));
+                    if control.stop_requested() { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
                 })
                 .map_err(|e| errors.error(e))
             })
@@ -241,18 +242,26 @@ pub async fn style(State(state): State<AppState>, headers: HeaderMap, request: R
         let (styled, position) = job.await?;
         return Ok(Json(done(styled, position)).into_response());
     }
-    // The events: progress as it comes, then the result (or the error).
+    // The events: progress as it comes, then the result (or the error). A client that goes
+    // away drops the job, which stops it at its next step.
     let (out_tx, out_rx) = mpsc::channel::<Event>(16);
     tokio::spawn(async move {
-        let forward = async {
-            let mut progress = ReceiverStream::new(rx);
-            while let Some(p) = progress.next().await {
-                if out_tx.send(Event::default().event("progress").data(p.to_string())).await.is_err() {
-                    return;
+        let mut rx = rx;
+        let mut job = std::pin::pin!(job);
+        let result = loop {
+            tokio::select! {
+                result = &mut job => break result,
+                Some(p) = rx.recv() => {
+                    if out_tx.send(Event::default().event("progress").data(p.to_string())).await.is_err() {
+                        return;
+                    }
                 }
+                _ = out_tx.closed() => return,
             }
         };
-        let (result, ()) = tokio::join!(job, forward);
+        while let Ok(p) = rx.try_recv() {
+            let _ = out_tx.send(Event::default().event("progress").data(p.to_string())).await;
+        }
         let last = match result {
             Ok((styled, position)) => Event::default().event("done").data(done(styled, position).to_string()),
             Err(e) => Event::default().event("error").data(json!({ "error": e.error, "field": e.field }).to_string()),

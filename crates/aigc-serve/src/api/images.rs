@@ -73,12 +73,19 @@ pub async fn images(State(state): State<AppState>, name: Result<UrlPath<String>,
         interpolate: body.interpolate,
         strip: body.strip,
         checkpoint,
-        sampler: SamplerSettings { sampler: body.sampler, sample_steps: body.sample_steps, eta: body.eta, guidance: body.guidance, progress: false },
+        sampler: SamplerSettings { sampler: body.sampler, sample_steps: body.sample_steps, eta: body.eta, guidance: body.guidance, progress: false, control: None },
     };
     let (scale, individual, png_only) = (body.scale, body.individual, accepts(&headers, "image/png"));
     let device = state.device();
     let errors = state.clone();
-    let (images, position) = state.compute(&name, move |_| draw(&request, &device).map_err(|e| errors.error(e))).await?;
+    let mut request = request;
+    let (images, position) = state
+        .compute(&name, move |control| {
+            // A diffusion sampler stops when the client goes away.
+            request.sampler.control = Some(control.clone());
+            draw(&request, &device).map_err(|e| errors.error(e))
+        })
+        .await?;
     let seed_header = (HeaderName::from_static("x-seed"), HeaderValue::from(images.seed));
     if png_only {
         return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("image/png")), seed_header, queue_header(position)], images.grid_png_scaled(scale)).into_response());

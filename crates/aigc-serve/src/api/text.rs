@@ -370,14 +370,14 @@ pub async fn chat(State(state): State<AppState>, name: Result<UrlPath<String>, P
     let (history, line, seed) = (body.history, body.line, request.seed);
     let (device, errors) = (state.device(), state.clone());
     let ((reply, user, bot), position) = state
-        .compute(&name, move |cancelled| {
+        .compute(&name, move |control| {
             let model = text_model(&run, checkpoint, &device).map_err(|e| errors.error(e))?;
             let mut chat = open_chat(&model, &request).map_err(|e| errors.error(e))?;
             for turn in &history {
                 chat.remember(&turn.line, &turn.reply).map_err(|e| errors.error(e))?;
             }
             let reply = chat
-                .reply(&line, |_| if cancelled.load(std::sync::atomic::Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+                .reply(&line, |_| if control.stop_requested() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
                 .map_err(|e: AigcError| errors.error(e))?;
             Ok((reply, chat.user.clone(), chat.bot.clone()))
         })

@@ -25,7 +25,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use aigc::AigcError;
 use aigc::families::{TrainRequest, prepare_training};
 use aigc::run::RunDir;
-use aigc::train::{TrainControl, TrainOptions};
+use aigc::job::JobControl;
+use aigc::train::TrainOptions;
 
 use super::param;
 use crate::error::relative;
@@ -44,7 +45,7 @@ pub struct Job {
     run: String,
     dir: PathBuf,
     config: Value,
-    control: Arc<TrainControl>,
+    control: Arc<JobControl>,
     cancel: Notify,
     created_at: String,
     state: Mutex<JobState>,
@@ -206,7 +207,7 @@ pub async fn start(State(state): State<AppState>, ApiJson(body): ApiJson<TrainBo
         run: run.clone(),
         dir: dir.clone(),
         config: prepared.config.clone(),
-        control: Arc::new(TrainControl::default()),
+        control: Arc::new(JobControl::default()),
         cancel: Notify::new(),
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         state: Mutex::new(JobState { status: "queued", position: ticket.position, error: None, started: None, start_step: Some(start_step), seconds: None }),

@@ -240,14 +240,14 @@ pub struct StyleReport {
 /// content image, whose content features match `content`'s (started from the content image);
 /// texture synthesis without one (started from seeded noise, at the style image's size).
 /// `device` must be an autodiff
-/// device. `progress(step, image)` is called after each step.
+/// device. `progress(step, image)` is called after each step; `Break` stops there.
 pub fn stylise(
     net: &FeatureNet,
     content: Option<Tensor<4>>,
     style: Tensor<4>,
     settings: StyleSettings,
     device: &Device,
-    mut progress: impl FnMut(usize, &Tensor<4>),
+    mut progress: impl FnMut(usize, &Tensor<4>) -> std::ops::ControlFlow<()>,
 ) -> (Tensor<4>, StyleReport) {
     let started = std::time::Instant::now();
     let inner = device.clone().inner();
@@ -295,7 +295,9 @@ pub fn stylise(
         let grads = loss.backward();
         let g = xg.grad(&grads).unwrap_or_else(|| x.zeros_like());
         x = adam.step(x, g).clamp(0.0, 1.0);
-        progress(step + 1, &x);
+        if progress(step + 1, &x).is_break() {
+            break;
+        }
     }
     let (s1, c1) = losses(Tensor::from_inner(x.clone()));
     let report = StyleReport {

@@ -35,7 +35,7 @@ pub trait ImageGenerator {
 }
 
 /// How an iterative sampler draws; unset fields keep the run's own settings.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct SamplerSettings {
     /// `ddpm`, `ddim`, `euler` or `heun` (which fit depends on the model's objective).
     pub sampler: Option<String>,
@@ -47,6 +47,8 @@ pub struct SamplerSettings {
     pub guidance: Option<f64>,
     /// A progress bar while sampling.
     pub progress: bool,
+    /// Progress for, and a stop request from, another thread (a server whose client left).
+    pub control: Option<std::sync::Arc<crate::job::JobControl>>,
 }
 
 impl SamplerSettings {

@@ -120,6 +120,7 @@ pub fn images(request: &ImagesRequest, device: &Device) -> Result<Images> {
         };
         check_count(rows * STRIP_FRAMES, shape, "n")?;
         let values = generator.denoising(rows, STRIP_FRAMES, request.seed, labels)?;
+        check_stopped(request)?;
         check_finite(&values, &request.run)?;
         return Ok(Images { shape, values, cols: STRIP_FRAMES, seed: request.seed, step, interpolation: false });
     }
@@ -130,11 +131,21 @@ pub fn images(request: &ImagesRequest, device: &Device) -> Result<Images> {
         };
         check_count(rows * INTERPOLATION_STEPS, shape, "n")?;
         let values = generator.interpolate(rows, INTERPOLATION_STEPS, request.seed, labels)?;
+        check_stopped(request)?;
         check_finite(&values, &request.run)?;
         return Ok(Images { shape, values, cols: INTERPOLATION_STEPS, seed: request.seed, step, interpolation: true });
     }
     check_count(n, shape, "n")?;
     let values = generator.generate(n, request.seed, labels);
+    check_stopped(request)?;
     check_finite(&values, &request.run)?;
     Ok(Images { shape, values, cols, seed: request.seed, step, interpolation: false })
+}
+
+/// An error when the request's job was asked to stop (its images are not finished).
+fn check_stopped(request: &ImagesRequest) -> Result<()> {
+    match &request.sampler.control {
+        Some(c) if c.stop_requested() => Err(AigcError::Cancelled { what: "sampling".into() }),
+        _ => Ok(()),
+    }
 }

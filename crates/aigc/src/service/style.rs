@@ -1,6 +1,7 @@
 //! Style transfer and texture synthesis: an image whose feature statistics match a style image's
 //! (and whose content matches a photo's), as PNG bytes.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use burn::tensor::Device;
@@ -56,8 +57,8 @@ pub struct Styled {
 }
 
 /// Optimises the image; `progress(step, snapshot)` is called after every step, with the image
-/// as PNG bytes every `every` steps (before the last).
-pub fn style(request: &StyleRequest, device: &Device, mut progress: impl FnMut(usize, Option<Vec<u8>>)) -> Result<Styled> {
+/// as PNG bytes every `every` steps (before the last); its `Break` cancels the job (an error).
+pub fn style(request: &StyleRequest, device: &Device, mut progress: impl FnMut(usize, Option<Vec<u8>>) -> ControlFlow<()>) -> Result<Styled> {
     let s = &request.settings;
     if !(16..=2048).contains(&request.size) {
         return Err(AigcError::invalid("size", "must be between 16 and 2048 pixels"));
@@ -84,9 +85,15 @@ pub fn style(request: &StyleRequest, device: &Device, mut progress: impl FnMut(u
         None => None,
     };
     let steps = s.steps;
+    let mut cancelled = false;
     let (x, report) = stylise(&net, content, style_image, *s, &ad, |step, x| {
         let due = request.every.is_some_and(|e| step % e == 0 && step < steps);
-        progress(step, due.then(|| tensor_png(x.clone())));
+        let flow = progress(step, due.then(|| tensor_png(x.clone())));
+        cancelled = flow.is_break();
+        flow
     });
+    if cancelled {
+        return Err(AigcError::Cancelled { what: "style transfer".into() });
+    }
     Ok(Styled { png: tensor_png(x), report })
 }

@@ -102,7 +102,7 @@ pub struct FitOptions {
     /// No progress bar (and no evaluation lines).
     pub quiet: bool,
     /// Progress for, and stop requests from, another thread.
-    pub control: Option<std::sync::Arc<super::TrainControl>>,
+    pub control: Option<std::sync::Arc<crate::job::JobControl>>,
 }
 
 /// What a training job did.

@@ -9,7 +9,8 @@ pub mod progress;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+pub use crate::job::JobControl;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
@@ -31,38 +32,7 @@ pub struct TrainOptions {
     /// cache, [`crate::eval::feature_cache::cache_dir`]).
     pub feature_cache: Option<PathBuf>,
     /// Shared with another thread: the job's progress, and a way to stop it.
-    pub control: Option<Arc<TrainControl>>,
-}
-
-/// A training job's link to whoever started it from another thread (a server's job list): the
-/// loop records its step, and stops at the next step once [`TrainControl::stop`] was called,
-/// after checkpointing the step it reached (so resuming continues exactly there).
-#[derive(Debug, Default)]
-pub struct TrainControl {
-    stop: AtomicBool,
-    step: AtomicUsize,
-    total: AtomicUsize,
-}
-
-impl TrainControl {
-    /// Asks the job to stop.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-
-    pub fn stop_requested(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-
-    /// The last step taken, and the steps of the whole run (0 before the loop starts).
-    pub fn progress(&self) -> (usize, usize) {
-        (self.step.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed))
-    }
-
-    pub(crate) fn record(&self, step: usize, total: usize) {
-        self.step.store(step, Ordering::Relaxed);
-        self.total.store(total, Ordering::Relaxed);
-    }
+    pub control: Option<Arc<JobControl>>,
 }
 
 impl TrainOptions {

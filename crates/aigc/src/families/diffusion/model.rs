@@ -18,7 +18,7 @@ use crate::train::progress::progress_bar;
 pub const SAMPLE_BATCH: usize = 250;
 
 /// How images are drawn, resolved from a run's config and a request.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Sampling {
     pub sampler: SamplerKind,
     pub steps: usize,
@@ -26,12 +26,15 @@ pub struct Sampling {
     /// Classifier-free guidance weight (conditional models; 0 = the conditional prediction alone).
     pub guidance: f64,
     pub progress: bool,
+    /// Counts the network evaluations; once a stop is requested the rest are skipped (the
+    /// images are then not finished: callers check [`Sampling::stopped`]).
+    pub control: Option<std::sync::Arc<crate::job::JobControl>>,
 }
 
 impl Sampling {
     /// The run's own settings.
     pub fn of(config: &DiffusionTrainConfig) -> Self {
-        Self { sampler: config.sampler(), steps: config.sample_steps, eta: config.eta, guidance: config.guidance, progress: false }
+        Self { sampler: config.sampler(), steps: config.sample_steps, eta: config.eta, guidance: config.guidance, progress: false, control: None }
     }
 
     /// These settings overridden by a request, checked against the run.
@@ -43,7 +46,12 @@ impl Sampling {
         let steps = request.sample_steps.unwrap_or(self.steps);
         let eta = request.eta.unwrap_or(self.eta);
         check_sampling(config, sampler, steps, eta, request.guidance)?;
-        Ok(Self { sampler, steps, eta, guidance: request.guidance.unwrap_or(self.guidance), progress: request.progress })
+        Ok(Self { sampler, steps, eta, guidance: request.guidance.unwrap_or(self.guidance), progress: request.progress, control: request.control.clone() })
+    }
+
+    /// Whether a stop was requested.
+    pub fn stopped(&self) -> bool {
+        self.control.as_ref().is_some_and(|c| c.stop_requested())
     }
 
     /// Network evaluations per image (twice that with guidance).
@@ -112,6 +120,9 @@ impl Denoiser {
             Objective::Ddpm => {
                 let mut predict = |x: &[f32], t: usize| {
                     observe(x);
+                    if sampling.stopped() {
+                        return vec![0.0; x.len()];
+                    }
                     self.predict(x, &vec![t as f32; b], labels, sampling.guidance)
                 };
                 if sampling.sampler == SamplerKind::Ddpm {
@@ -124,6 +135,9 @@ impl Denoiser {
             Objective::Flow => {
                 let mut predict = |x: &[f32], t: f32| {
                     observe(x);
+                    if sampling.stopped() {
+                        return vec![0.0; x.len()];
+                    }
                     self.predict(x, &vec![flow_time_input(t); b], labels, sampling.guidance)
                 };
                 sampler::flow(sampling.steps, sampling.sampler == SamplerKind::Heun, x, &mut predict).expect("sample steps were checked against the run")
@@ -148,11 +162,19 @@ impl Denoiser {
         let per_image = sampling.evaluations(self.schedule.len()) as u64;
         let bar = progress_bar(n as u64 * per_image, 0, !sampling.progress, "image-steps");
         bar.set_message(format!("{} {} steps", sampling.sampler, sampling.evaluations(self.schedule.len())));
+        if let Some(c) = &sampling.control {
+            c.record(0, n * per_image as usize);
+        }
         let mut out = Vec::with_capacity(n * dim);
         for (chunk, x) in start.chunks(SAMPLE_BATCH * dim).enumerate() {
             let b = x.len() / dim;
             let ids: Vec<i64> = (0..b).map(|i| labels.label(chunk * SAMPLE_BATCH + i, classes.max(1)) as i64).collect();
-            let mut observe = |_: &[f32]| bar.inc(b as u64);
+            let mut observe = |_: &[f32]| {
+                bar.inc(b as u64);
+                if let Some(c) = &sampling.control {
+                    c.advance(b);
+                }
+            };
             out.extend(self.denoise(x.to_vec(), (classes > 0).then_some(&ids[..]), sampling, &mut noise, &mut observe));
         }
         bar.finish_and_clear();
@@ -211,7 +233,7 @@ impl ImageGenerator for DiffusionImages {
                 start.extend(slerp(a, b, k as f32 / (steps.max(2) - 1) as f32));
             }
         }
-        let mut sampling = self.sampling;
+        let mut sampling = self.sampling.clone();
         if sampling.sampler == SamplerKind::Ddpm {
             sampling.sampler = SamplerKind::Ddim;
             sampling.steps = sampling.steps.min(self.denoiser.schedule.len());
@@ -225,7 +247,7 @@ impl ImageGenerator for DiffusionImages {
     }
 
     fn configure(&mut self, settings: &SamplerSettings) -> Result<()> {
-        self.sampling = self.sampling.with(&self.config, settings)?;
+        self.sampling = self.sampling.clone().with(&self.config, settings)?;
         Ok(())
     }
 
@@ -244,7 +266,7 @@ pub fn denoising_strip(denoiser: &Denoiser, rows: usize, frames: usize, seed: u6
     let ids: Vec<i64> = (0..rows).map(|i| labels.label(i, classes.max(1)) as i64).collect();
     let mut seen: Vec<Vec<f32>> = Vec::new();
     let mut noise = NoiseRng::new(seed ^ 0xD1FF);
-    let last = denoiser.denoise(start, (classes > 0).then_some(&ids[..]), &Sampling { progress: false, ..*sampling }, &mut noise, &mut |x| seen.push(x.to_vec()));
+    let last = denoiser.denoise(start, (classes > 0).then_some(&ids[..]), &Sampling { progress: false, ..sampling.clone() }, &mut noise, &mut |x| seen.push(x.to_vec()));
     let picks: Vec<&[f32]> = (0..frames - 1).map(|k| seen[k * seen.len() / (frames - 1)].as_slice()).chain(std::iter::once(last.as_slice())).collect();
     let mut out = Vec::with_capacity(rows * frames * dim);
     for r in 0..rows {
