@@ -142,10 +142,19 @@ impl AppState {
         key: &str,
         job: impl FnOnce(&Arc<JobControl>) -> ApiResult<T> + Send + 'static,
     ) -> ApiResult<(T, usize)> {
+        self.compute_with(key, Arc::default(), job).await
+    }
+
+    /// [`AppState::compute`] with the caller's `control` (to watch the job's progress).
+    pub async fn compute_with<T: Send + 'static>(
+        &self,
+        key: &str,
+        control: Arc<JobControl>,
+        job: impl FnOnce(&Arc<JobControl>) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<(T, usize)> {
         let ticket = self.0.queues.join(key)?;
         let position = ticket.position;
         let turn = ticket.ready().await;
-        let control = Arc::new(JobControl::default());
         let _guard = StopOnDrop(control.clone());
         let value = tokio::task::spawn_blocking(move || {
             let _turn = turn;

@@ -611,3 +611,56 @@ fn a_client_that_leaves_stops_its_style_transfer() {
     println!("a style step: {step:?}; the abandoned 1,000-step job ended {after:?} after its client left");
     assert!(after < step * 500, "the abandoned job ran on for {after:?} (a step takes {step:?})");
 }
+
+#[test]
+fn inpainting_streams_progress_and_stops_when_its_client_leaves() {
+    let server = server();
+    let url = format!("http://{}/api/runs/gan-uncond/inpaint", server.addr);
+    let mut events = agent()
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("Accept", "text/event-stream")
+        .send(json!({"heldout": 2, "samples": 2, "steps": 300, "seed": 1}).to_string())
+        .unwrap();
+    let text = events.body_mut().with_config().limit(16 << 20).read_to_string().unwrap();
+    let progress: Vec<Value> = text
+        .split("\n\n")
+        .filter(|e| e.starts_with("event: progress"))
+        .map(|e| serde_json::from_str(e.split_once("data: ").unwrap().1).unwrap())
+        .collect();
+    assert!(!progress.is_empty() && progress.iter().all(|p| p["total"] == 300), "{text}");
+    assert!(progress.windows(2).all(|w| w[0]["done"].as_u64() < w[1]["done"].as_u64()));
+    let done: Value = serde_json::from_str(text.split("event: done\ndata: ").nth(1).unwrap().trim()).unwrap();
+    assert_eq!((done["method"].as_str(), done["columns"].as_u64()), (Some("latent"), Some(4)));
+    assert!(done["context_loss"]["after"].as_f64().unwrap() < done["context_loss"]["before"].as_f64().unwrap());
+
+    // A long optimisation whose client leaves after its first progress event stops.
+    let mut events = agent()
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("Accept", "text/event-stream")
+        .send(json!({"heldout": 2, "samples": 16, "steps": 2000}).to_string())
+        .unwrap();
+    let mut reader = BufReader::new(events.body_mut().as_reader());
+    let mut line = String::new();
+    let started = Instant::now();
+    let (mut first, mut second) = (None, None);
+    while second.is_none() {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended early");
+        if let Some(data) = line.strip_prefix("data: ") {
+            let p: Value = serde_json::from_str(data).unwrap();
+            let stamp = (started.elapsed(), p["done"].as_u64().unwrap());
+            if first.is_none() { first = Some(stamp) } else { second = Some(stamp) }
+        }
+    }
+    let ((t1, d1), (t2, d2)) = (first.unwrap(), second.unwrap());
+    let per_step = (t2 - t1) / (d2 - d1).max(1) as u32;
+    drop(reader);
+    drop(events);
+    let left = Instant::now();
+    eventually("the inpainting stops", || queue(&server)["jobs"] == json!({}));
+    let after = left.elapsed();
+    println!("an inpainting step: {per_step:?}; the abandoned 2,000-step job ended {after:?} after its client left, at about step {d2}");
+    assert!(after < per_step * 1000, "the abandoned job ran on for {after:?} (a step takes {per_step:?})");
+}

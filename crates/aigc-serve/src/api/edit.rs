@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -18,6 +20,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
 use aigc::apps::inpaint::InpaintSettings;
+use aigc::job::JobControl;
 use aigc::apps::style::{EMBEDDED_PICTURES, StyleSettings, is_embedded_picture};
 use aigc::service::inpaint::{InpaintImage, InpaintMask, InpaintRequest, heldout_png, inpaint as repair};
 use aigc::service::style::{Picture, StyleFeatures, StyleRequest, style as restyle};
@@ -149,31 +152,75 @@ pub async fn inpaint(State(state): State<AppState>, name: Result<UrlPath<String>
     let settings = InpaintSettings { steps, seed, quiet: true, sample_steps, ..InpaintSettings::default() };
     let request = InpaintRequest { run, image, mask, method: form.text("method").map(str::to_string), samples, settings };
     let (device, errors) = (state.device(), state.clone());
-    let ((png, result), position) = state
-        .compute(&name, move |_| {
-            let result = repair(&request, &device).map_err(|e| errors.error(e).renamed("mask_rect", "rect"))?;
-            let png = result.grid_png().map_err(|e| errors.error(e))?;
-            Ok((png, (result.method, result.holes, result.columns, result.context_loss, result.shape)))
+    let control = Arc::new(JobControl::default());
+    let job = {
+        let (state, control) = (state.clone(), control.clone());
+        async move {
+            state
+                .compute_with(&name, control, move |control| {
+                    let mut request = request;
+                    request.settings.control = Some(control.clone());
+                    let result = repair(&request, &device).map_err(|e| errors.error(e).renamed("mask_rect", "rect"))?;
+                    let png = result.grid_png().map_err(|e| errors.error(e))?;
+                    Ok((png, result.method, result.holes, result.columns, result.context_loss, result.shape))
+                })
+                .await
+        }
+    };
+    let answer = move |((png, method, holes, columns, context_loss, shape), position): (Repaired, usize)| {
+        json!({
+            "grid": base64(&png),
+            "columns": columns,
+            "columns_are": "the masked input, the harmonic fill, then the completions",
+            "width": shape.width,
+            "height": shape.height,
+            "method": method,
+            "holes": holes,
+            "context_loss": context_loss.map(|(before, after): (f64, f64)| json!({ "before": before, "after": after })),
+            "seed": seed,
+            "queue_position": position,
         })
-        .await?;
-    let (method, holes, columns, context_loss, shape) = result;
-    if accepts(&headers, "image/png") {
-        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("image/png")), queue_header(position)], png).into_response());
+    };
+    if accepts(&headers, "text/event-stream") {
+        // `progress` events (work done of the whole: optimisation or RePaint steps) while it
+        // runs, then `done` with the answer; a client that goes away stops the job.
+        let (tx, rx) = mpsc::channel::<Event>(16);
+        tokio::spawn(async move {
+            let mut job = std::pin::pin!(job);
+            let mut last = (usize::MAX, 0);
+            let result = loop {
+                tokio::select! {
+                    result = &mut job => break result,
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                        let (done, total) = control.progress();
+                        if (done, total) != last && total > 0 {
+                            last = (done, total);
+                            if tx.send(Event::default().event("progress").data(json!({ "done": done, "total": total }).to_string())).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    _ = tx.closed() => return,
+                }
+            };
+            let last = match result {
+                Ok(repaired) => Event::default().event("done").data(answer(repaired).to_string()),
+                Err(e) => Event::default().event("error").data(json!({ "error": e.error, "field": e.field }).to_string()),
+            };
+            let _ = tx.send(last).await;
+        });
+        return Ok(Sse::new(ReceiverStream::new(rx).map(Ok::<_, Infallible>)).into_response());
     }
-    Ok(Json(json!({
-        "grid": base64(&png),
-        "columns": columns,
-        "columns_are": "the masked input, the harmonic fill, then the completions",
-        "width": shape.width,
-        "height": shape.height,
-        "method": method,
-        "holes": holes,
-        "context_loss": context_loss.map(|(before, after)| json!({ "before": before, "after": after })),
-        "seed": seed,
-        "queue_position": position,
-    }))
-    .into_response())
+    let repaired = job.await?;
+    if accepts(&headers, "image/png") {
+        let position = repaired.1;
+        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("image/png")), queue_header(position)], repaired.0.0).into_response());
+    }
+    Ok(Json(answer(repaired)).into_response())
 }
+
+/// A repaired image: the grid's PNG, the method, hole pixels, columns, context loss and shape.
+type Repaired = (Vec<u8>, &'static str, usize, usize, Option<(f64, f64)>, aigc::data::ImageShape);
 
 /// `GET /api/runs/{name}/heldout/{k}`: held-out image `k` of the run's data (JSON, base64 PNG),
 /// to paint a mask over.

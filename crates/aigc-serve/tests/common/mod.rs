@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use aigc::burn::tensor::Device;
 use aigc::families::diffusion::{DiffusionTrainConfig, Objective, train as train_diffusion};
+use aigc::families::gan::{GanTrainConfig, train as train_gan};
 use aigc::families::lm::{TextTrainConfig, train as train_text};
 use aigc::train::TrainOptions;
 use aigc_serve::{QueueLimits, RunningServer, ServeConfig, spawn};
@@ -46,6 +47,9 @@ pub fn runs() -> &'static Path {
                 .with_eval_batches(2)
                 .with_checkpoint_every(150);
             train_text(&poems, &root.join("poems-gpt"), &options).unwrap();
+            // An unconditional GAN, which inpaints by latent optimisation (step by step).
+            let gan = GanTrainConfig::new().with_image_size(8).with_steps(Some(20)).with_batch_size(16).with_sample_every(20).with_checkpoint_every(20);
+            train_gan(&gan, &root.join("gan-uncond"), &options).unwrap();
             (dir, root)
         })
         .1

@@ -100,7 +100,10 @@ pub fn inpaint(request: &InpaintRequest, device: &Device) -> Result<Inpainted> {
         InpaintMask::Rect(rect) => Mask::from_rect(rect, shape.height, shape.width)?,
         InpaintMask::Centre => Mask::centre(shape.height, shape.width),
     };
-    let (completed, context_loss) = inpaint::complete(inpainter.as_ref(), &image, std::slice::from_ref(&mask), request.samples, request.settings);
+    let (completed, context_loss) = inpaint::complete(inpainter.as_ref(), &image, std::slice::from_ref(&mask), request.samples, request.settings.clone());
+    if request.settings.stopped() {
+        return Err(AigcError::Cancelled { what: "inpainting".into() });
+    }
     let mut grid = masked(&image, &mask);
     grid.extend(harmonic_fill(&image, &mask));
     grid.extend(completed);

@@ -32,7 +32,7 @@ use crate::error::{AigcError, Result};
 use crate::eval::{FeatureExtractor, kid};
 
 /// How an inpainter searches (the latent optimisation of GANs; the seed of every method).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct InpaintSettings {
     /// Optimisation steps.
     pub steps: usize,
@@ -44,11 +44,27 @@ pub struct InpaintSettings {
     pub quiet: bool,
     /// RePaint's time points (diffusion runs; `None`: the run's `sample_steps`).
     pub sample_steps: Option<usize>,
+    /// Progress for, and a stop request from, another thread: the optimising methods count
+    /// their steps and stop early (the result is then unfinished: see [`InpaintSettings::stopped`]).
+    pub control: Option<std::sync::Arc<crate::job::JobControl>>,
+}
+
+impl InpaintSettings {
+    pub fn stopped(&self) -> bool {
+        self.control.as_ref().is_some_and(|c| c.stop_requested())
+    }
+
+    /// Records `done` of `total` units of work.
+    pub fn record(&self, done: usize, total: usize) {
+        if let Some(c) = &self.control {
+            c.record(done, total);
+        }
+    }
 }
 
 impl Default for InpaintSettings {
     fn default() -> Self {
-        Self { steps: 500, lr: 0.01, prior_weight: 0.003, seed: 1, quiet: true, sample_steps: None }
+        Self { steps: 500, lr: 0.01, prior_weight: 0.003, seed: 1, quiet: true, sample_steps: None, control: None }
     }
 }
 
@@ -172,7 +188,7 @@ pub fn evaluate_inpainting(
         let methods: Vec<(&str, Box<dyn Fn() -> Vec<f32> + '_>)> = vec![
             ("mean fill", Box::new(|| per_image(&mean_fill))),
             ("harmonic fill", Box::new(|| per_image(&harmonic_fill))),
-            (inpainter.method(), Box::new(|| complete(inpainter, &images, &masks, 1, settings).0)),
+            (inpainter.method(), Box::new(|| complete(inpainter, &images, &masks, 1, settings.clone()).0)),
         ];
         const EXAMPLES: usize = 8;
         let shown = n.min(EXAMPLES);

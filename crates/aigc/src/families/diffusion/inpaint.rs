@@ -107,13 +107,16 @@ impl RePaint {
     }
 
     /// Completes one batch: `known` images with `hole` marking, per value, what is generated.
-    fn complete(&self, points: &[Point], known: &[f32], hole: &[bool], noise: &mut NoiseRng, tick: &dyn Fn()) -> Vec<f32> {
+    /// `tick` after every network evaluation; its `false` stops the batch there (unfinished).
+    fn complete(&self, points: &[Point], known: &[f32], hole: &[bool], noise: &mut NoiseRng, tick: &dyn Fn() -> bool) -> Vec<f32> {
         let mut x = noise.normal(known.len());
         for (i, &p) in points.iter().enumerate() {
             let q = points.get(i + 1).copied().unwrap_or(DATA);
             for r in 0..RESAMPLE {
                 let next = self.step(&x, p, q, known, hole, noise);
-                tick();
+                if !tick() {
+                    return next;
+                }
                 x = if r + 1 < RESAMPLE { Self::renoise(&next, p, q, noise) } else { next };
             }
         }
@@ -161,10 +164,24 @@ impl Inpainter for RePaint {
         bar.set_message(format!("RePaint, {} steps × {RESAMPLE}", points.len()));
         let mut noise = NoiseRng::new(settings.seed);
         let mut out = Vec::with_capacity(known.len());
+        let work = total as usize * points.len() * RESAMPLE;
+        settings.record(0, work);
         for (known, hole) in known.chunks(SAMPLE_BATCH * dim).zip(hole.chunks(SAMPLE_BATCH * dim)) {
             let b = (known.len() / dim) as u64;
-            out.extend(self.complete(&points, known, hole, &mut noise, &|| bar.inc(b)));
+            let tick = || {
+                bar.inc(b);
+                if let Some(c) = &settings.control {
+                    c.advance(b as usize);
+                }
+                !settings.stopped()
+            };
+            out.extend(self.complete(&points, known, hole, &mut noise, &tick));
+            if settings.stopped() {
+                break;
+            }
         }
+        // A stopped job's images are unfinished; the caller checks `settings.stopped()`.
+        out.resize(known.len(), 0.0);
         bar.finish_and_clear();
         Proposal { images: out, context_loss: None }
     }
@@ -190,7 +207,7 @@ mod tests {
         let settings = InpaintSettings { sample_steps: Some(2_000), ..InpaintSettings::default() };
         assert!(flow.check(&settings).is_ok());
         assert_eq!(flow.points(2_000).len(), 2_000);
-        assert!(flow.check(&InpaintSettings { sample_steps: Some(MAX_TIMESTEPS + 1), ..settings }).is_err());
+        assert!(flow.check(&InpaintSettings { sample_steps: Some(MAX_TIMESTEPS + 1), ..settings.clone() }).is_err());
         // A DDPM run is checked against its training steps, and takes exactly that many.
         let ddpm = repaint(Objective::Ddpm);
         assert!(ddpm.check(&InpaintSettings { sample_steps: Some(1_001), ..settings }).is_err());

@@ -70,6 +70,10 @@ impl Inpainter for LatentInpainter {
             let g = zg.grad(&grads).unwrap_or_else(|| z.zeros_like());
             z = adam.step(z, g);
             bar.set_position(step as u64 + 1);
+            settings.record(step + 1, settings.steps);
+            if settings.stopped() {
+                break;
+            }
             if step % 25 == 0 {
                 bar.set_message(format!("context loss {:.3}", ctx_mean));
             }
