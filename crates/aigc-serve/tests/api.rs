@@ -582,6 +582,14 @@ fn a_client_that_leaves_stops_its_diffusion_sampling() {
     assert!(after < ten, "the abandoned job ran on: {after:?} (10 of its 50 steps take {ten:?})");
 }
 
+/// Closes a streaming response and waits until every queue is empty: how long that took.
+fn leave(server: &RunningServer, response: ureq::http::Response<ureq::Body>, what: &str) -> Duration {
+    drop(response);
+    let left = Instant::now();
+    eventually(&format!("{what} stops"), || queue(server)["jobs"] == json!({}));
+    left.elapsed()
+}
+
 #[test]
 fn a_client_that_leaves_stops_its_style_transfer() {
     let server = server();
@@ -604,10 +612,7 @@ fn a_client_that_leaves_stops_its_style_transfer() {
     }
     let step = stamps[2] - stamps[1];
     drop(reader);
-    drop(events);
-    let left = Instant::now();
-    eventually("the style job stops", || queue(&server)["jobs"] == json!({}));
-    let after = left.elapsed();
+    let after = leave(&server, events, "the style job");
     println!("a style step: {step:?}; the abandoned 1,000-step job ended {after:?} after its client left");
     assert!(after < step * 500, "the abandoned job ran on for {after:?} (a step takes {step:?})");
 }
@@ -657,10 +662,7 @@ fn inpainting_streams_progress_and_stops_when_its_client_leaves() {
     let ((t1, d1), (t2, d2)) = (first.unwrap(), second.unwrap());
     let per_step = (t2 - t1) / (d2 - d1).max(1) as u32;
     drop(reader);
-    drop(events);
-    let left = Instant::now();
-    eventually("the inpainting stops", || queue(&server)["jobs"] == json!({}));
-    let after = left.elapsed();
+    let after = leave(&server, events, "the inpainting");
     println!("an inpainting step: {per_step:?}; the abandoned 2,000-step job ended {after:?} after its client left, at about step {d2}");
     assert!(after < per_step * 1000, "the abandoned job ran on for {after:?} (a step takes {per_step:?})");
 }
