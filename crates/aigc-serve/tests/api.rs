@@ -666,3 +666,37 @@ fn inpainting_streams_progress_and_stops_when_its_client_leaves() {
     println!("an inpainting step: {per_step:?}; the abandoned 2,000-step job ended {after:?} after its client left, at about step {d2}");
     assert!(after < per_step * 1000, "the abandoned job ran on for {after:?} (a step takes {per_step:?})");
 }
+
+#[test]
+fn the_openapi_document_lists_every_endpoint_and_each_answers() {
+    let server = server();
+    let doc = get(&server, "/api/openapi.json").json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut listed: Vec<String> = Vec::new();
+    for (path, methods) in paths {
+        for method in methods.as_object().unwrap().keys() {
+            listed.push(format!("{} {path}", method.to_uppercase()));
+            // Every documented endpoint is routed: whatever it answers to an empty body, it is
+            // not the "no such endpoint" fallback nor a wrong method.
+            let url = format!("http://{}{}", server.addr, path.replace("{name}", "text-gpt").replace("{path}", "config.toml").replace("{k}", "0").replace("{id}", "999"));
+            let response = match method.as_str() {
+                "get" => agent().get(&url).call(),
+                "delete" => agent().delete(&url).call(),
+                "post" => agent().post(&url).header("Content-Type", "application/json").send("{}"),
+                other => panic!("undocumented method {other}"),
+            };
+            let r = reply(response.unwrap());
+            let body: Value = serde_json::from_slice(&r.bytes).unwrap_or(Value::Null);
+            assert!(r.status != 405 && body["field"] != "path", "{method} {path}: {} {body}", r.status);
+        }
+    }
+    listed.sort();
+    let routed = [
+        "DELETE /api/jobs/{id}", "GET /api/jobs", "GET /api/jobs/{id}", "GET /api/jobs/{id}/events", "GET /api/openapi.json", "GET /api/queue", "GET /api/runs",
+        "GET /api/runs/{name}", "GET /api/runs/{name}/files/{path}", "GET /api/runs/{name}/heldout/{k}", "GET /api/tags", "GET /api/version",
+        "POST /api/generate", "POST /api/runs/{name}/chat", "POST /api/runs/{name}/compose", "POST /api/runs/{name}/generate", "POST /api/runs/{name}/images",
+        "POST /api/runs/{name}/inpaint", "POST /api/runs/{name}/poem", "POST /api/style", "POST /api/train",
+    ];
+    assert_eq!(listed, routed, "the document and the router's endpoints differ");
+}

@@ -38,9 +38,15 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{id}/events", get(train::events))
         .route("/queue", get(runs::queue))
         .route("/version", get(runs::version))
+        .route("/openapi.json", get(openapi))
         // Ollama's names: its clients list models and generate with a run's name as the model.
         .route("/tags", get(runs::tags))
         .route("/generate", post(text::ollama_generate))
+}
+
+/// `GET /api/openapi.json`: the API described for other programs (OpenAPI 3.1).
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("../../openapi.json"))
 }
 
 /// A path parameter, with a JSON error when it is not one.
