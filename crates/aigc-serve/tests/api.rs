@@ -376,6 +376,17 @@ fn poems_chats_and_tunes() {
     assert_eq!((answer["user"].as_str(), answer["bot"].as_str(), answer["seed"].as_u64()), (Some("ROMEO"), Some("JULIET"), Some(3)));
     assert!(answer["reply"].as_str().unwrap().chars().count() <= 40);
     assert_eq!(chat(3).json()["reply"], answer["reply"], "a chat turn repeats with its seed");
+    // Streamed, the reply comes a character at a time, then the same record.
+    let mut streamed = agent()
+        .post(format!("http://{}/api/runs/text-gpt/chat", server.addr))
+        .header("Content-Type", "application/json")
+        .send(json!({"user": "ROMEO", "bot": "JULIET", "history": history, "line": "What light is this?", "max_reply": 40, "seed": 3, "stream": true}).to_string())
+        .unwrap();
+    let lines: Vec<Value> = BufReader::new(streamed.body_mut().as_reader()).lines().map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    let (last, pieces) = lines.split_last().unwrap();
+    assert_eq!((last["done"].as_bool(), &last["reply"]), (Some(true), &answer["reply"]));
+    let joined: String = pieces.iter().map(|l| l["response"].as_str().unwrap()).collect();
+    assert_eq!(joined.trim_end(), answer["reply"].as_str().unwrap());
     post(&server, "/api/runs/text-gpt/chat", json!({"user": "ROMEO", "bot": "GODOT", "line": "Hello"})).error(400, "bot", "GODOT");
     post(&server, "/api/runs/text-gpt/chat", json!({"user": "ROMEO", "bot": "JULIET", "line": " "})).error(400, "line", "empty");
     let long = json!([{"line": "x".repeat(5000), "reply": "y".repeat(5000)}]);

@@ -22,7 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use aigc::AigcError;
 use aigc::run::CheckpointChoice;
 use aigc::sample::text::SamplingConfig;
-use aigc::service::text::{ChatRequest, GenerateRequest, Generated, PoemsRequest, chat as open_chat, generate as continue_text, poems, text_model};
+use aigc::service::text::{ChatRequest, GenerateRequest, PoemsRequest, chat as open_chat, generate as continue_text, poems, text_model};
 
 use super::{accepts, checkpoint, default_temperature, default_top_p, default_true, param, queue_header, sampling};
 use crate::{ApiError, ApiJson, ApiResult, AppState, bounded, limits, seed};
@@ -54,21 +54,38 @@ pub struct GenerateBody {
     checkpoint: Option<String>,
 }
 
+/// How a text answer is delivered: NDJSON lines (Ollama's default), server-sent events, or
+/// one JSON object at the end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Delivery {
+    Lines,
+    Events,
+    Whole,
+}
+
+impl Delivery {
+    fn of(stream: bool, headers: &HeaderMap) -> Self {
+        match (stream, accepts(headers, "text/event-stream")) {
+            (false, _) => Self::Whole,
+            (true, true) => Self::Events,
+            (true, false) => Self::Lines,
+        }
+    }
+}
+
 /// A checked generation, ready to run.
 struct TextJob {
     model_name: String,
     run: PathBuf,
     checkpoint: CheckpointChoice,
     request: GenerateRequest,
-    stream: bool,
-    /// Server-sent events instead of NDJSON.
-    events: bool,
+    delivery: Delivery,
 }
 
-/// What the generating thread hands out.
+/// What the text thread hands out.
 enum Piece {
     Text(String),
-    Done(Generated),
+    Done(Value),
     Failed(ApiError),
 }
 
@@ -80,8 +97,7 @@ pub async fn generate(State(state): State<AppState>, name: Result<UrlPath<String
         checkpoint: checkpoint(&state, body.checkpoint.as_deref())?,
         request: generate_request(&body.prompt, body.max_tokens, sampling(body.temperature, body.top_k, body.top_p)?, seed(body.seed)?)?,
         model_name: name,
-        stream: body.stream,
-        events: accepts(&headers, "text/event-stream"),
+        delivery: Delivery::of(body.stream, &headers),
     };
     run_text(state, job).await
 }
@@ -136,56 +152,26 @@ pub async fn ollama_generate(State(state): State<AppState>, headers: HeaderMap, 
         checkpoint: CheckpointChoice::Latest,
         request,
         model_name: body.model,
-        stream: body.stream,
-        events: accepts(&headers, "text/event-stream"),
+        delivery: Delivery::of(body.stream, &headers),
     };
     run_text(state, job).await
 }
 
-/// Waits for the model's turn, loads it and checks the prompt (errors are still a 4xx), then
-/// generates on a blocking thread; the answer streams out as tokens come. A client that goes
-/// away drops the stream, and the next token's send fails and stops the generation.
+/// Loads the model and checks the prompt (errors are still a 4xx), then generates; see
+/// [`stream_text`].
 async fn run_text(state: AppState, job: TextJob) -> ApiResult<Response> {
     let started = Instant::now();
-    let ticket = state.queues().join(&job.model_name)?;
-    let position = ticket.position;
-    let turn = ticket.ready().await;
-    let (ready_tx, ready_rx) = oneshot::channel::<ApiResult<f64>>();
-    let (tx, rx) = mpsc::channel::<Piece>(64);
     let (device, errors) = (state.device(), state.clone());
-    let TextJob { model_name, run, checkpoint, request, stream, events } = job;
-    tokio::task::spawn_blocking(move || {
-        let _turn = turn;
+    let TextJob { model_name, run, checkpoint, request, delivery } = job;
+    stream_text(state, model_name, delivery, Some("response"), move |ready, emit| {
         let loading = Instant::now();
-        let model = match text_model(&run, checkpoint, &device).and_then(|m| m.vocab.encode(&request.prompt, "prompt").map(|_| m)) {
-            Ok(model) => model,
-            Err(e) => {
-                let _ = ready_tx.send(Err(errors.error(e)));
-                return;
-            }
-        };
-        if ready_tx.send(Ok(loading.elapsed().as_secs_f64())).is_err() {
-            return;
+        let model = text_model(&run, checkpoint, &device).and_then(|m| m.vocab.encode(&request.prompt, "prompt").map(|_| m)).map_err(|e| errors.error(e))?;
+        let load_seconds = loading.elapsed().as_secs_f64();
+        if !ready() {
+            return Err(ApiError::internal("the client left"));
         }
-        let generated = continue_text(&model, &request, |piece| match tx.blocking_send(Piece::Text(piece.to_string())) {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(_) => ControlFlow::Break(()),
-        });
-        if generated.as_ref().is_ok_and(|g| g.stopped) {
-            errors.count_cancelled();
-        }
-        let _ = tx.blocking_send(match generated {
-            Ok(g) => Piece::Done(g),
-            Err(e) => Piece::Failed(errors.error(e)),
-        });
-    });
-    let load_seconds = ready_rx.await.map_err(|_| ApiError::internal("the generation failed to start"))??;
-    let name = model_name.clone();
-    let summary = move |g: &Generated| {
-        json!({
-            "model": model_name,
-            "created_at": now(),
-            "done": true,
+        let g = continue_text(&model, &request, emit).map_err(|e| errors.error(e))?;
+        Ok(json!({
             "done_reason": if g.stopped { "stop" } else { "length" },
             "seed": g.seed,
             "prompt_eval_count": g.prompt_tokens,
@@ -193,50 +179,115 @@ async fn run_text(state: AppState, job: TextJob) -> ApiResult<Response> {
             "total_duration": nanos(started.elapsed().as_secs_f64()),
             "load_duration": nanos(load_seconds),
             "eval_duration": nanos(g.seconds),
-            "queue_position": position,
-        })
+        }))
+    })
+    .await
+}
+
+/// A text job on `model_name`'s turn, its text streamed as it comes. `job(ready, emit)` runs on
+/// a blocking thread: it loads and checks what it needs, calls `ready` (its errors before that
+/// are the answer's 4xx status; `false`: the client left), then `emit`s each piece of text
+/// (`Break`: the client left, stop) and returns its final record. Lines and events carry each
+/// piece as `response` (Ollama's shape), then the record with `done: true`; a whole answer is
+/// the record, with the text joined under `whole_text` when that is given.
+async fn stream_text(
+    state: AppState,
+    model_name: String,
+    delivery: Delivery,
+    whole_text: Option<&'static str>,
+    job: impl FnOnce(&mut dyn FnMut() -> bool, &mut dyn FnMut(&str) -> ControlFlow<()>) -> ApiResult<Value> + Send + 'static,
+) -> ApiResult<Response> {
+    let ticket = state.queues().join(&model_name)?;
+    let position = ticket.position;
+    let turn = ticket.ready().await;
+    let (ready_tx, ready_rx) = oneshot::channel::<ApiResult<()>>();
+    let (tx, rx) = mpsc::channel::<Piece>(64);
+    let counter = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        let mut ready_tx = Some(ready_tx);
+        let mut left = false;
+        let result = {
+            let mut ready = || ready_tx.take().is_some_and(|r| r.send(Ok(())).is_ok());
+            let mut emit = |piece: &str| match tx.blocking_send(Piece::Text(piece.to_string())) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => {
+                    left = true;
+                    ControlFlow::Break(())
+                }
+            };
+            job(&mut ready, &mut emit)
+        };
+        if left {
+            counter.count_cancelled();
+        }
+        match (ready_tx, result) {
+            (Some(r), Err(e)) => {
+                let _ = r.send(Err(e));
+            }
+            (Some(r), Ok(record)) => {
+                let _ = r.send(Ok(()));
+                let _ = tx.blocking_send(Piece::Done(record));
+            }
+            (None, result) => {
+                let _ = tx.blocking_send(match result {
+                    Ok(record) => Piece::Done(record),
+                    Err(e) => Piece::Failed(e),
+                });
+            }
+        }
+    });
+    ready_rx.await.map_err(|_| ApiError::internal("the job failed to start"))??;
+    let name = model_name;
+    let finish = move |mut record: Value| {
+        record["model"] = json!(name);
+        record["created_at"] = json!(now());
+        record["done"] = json!(true);
+        record["queue_position"] = json!(position);
+        record
     };
     let headers = [queue_header(position)];
-    if !stream {
+    if delivery == Delivery::Whole {
         let mut rx = rx;
         let mut text = String::new();
         while let Some(piece) = rx.recv().await {
             match piece {
                 Piece::Text(t) => text.push_str(&t),
-                Piece::Done(g) => {
-                    let mut body = summary(&g);
-                    body["response"] = Value::String(text);
+                Piece::Done(record) => {
+                    let mut body = finish(record);
+                    if let Some(field) = whole_text {
+                        body[field] = Value::String(text);
+                    }
                     return Ok((headers, Json(body)).into_response());
                 }
                 Piece::Failed(e) => return Err(e),
             }
         }
-        return Err(ApiError::internal("the generation stopped without an answer"));
+        return Err(ApiError::internal("the job stopped without an answer"));
     }
-    let line = move |piece: Piece| -> Value {
+    let model = finish(json!({}))["model"].clone();
+    let line = move |piece: Piece| -> (&'static str, Value) {
         match piece {
-            Piece::Text(t) => json!({ "model": name, "created_at": now(), "response": t, "done": false }),
-            Piece::Done(g) => {
-                let mut v = summary(&g);
-                v["response"] = Value::String(String::new());
-                v
+            Piece::Text(t) => ("token", json!({ "model": model, "created_at": now(), "response": t, "done": false })),
+            Piece::Done(record) => {
+                let mut v = finish(record);
+                if v.get("response").is_none() {
+                    v["response"] = Value::String(String::new());
+                }
+                ("done", v)
             }
-            Piece::Failed(e) => json!({ "error": e.error, "field": e.field, "done": true }),
+            Piece::Failed(e) => ("error", json!({ "error": e.error, "field": e.field, "done": true })),
         }
     };
-    if events {
+    if delivery == Delivery::Events {
         let events = ReceiverStream::new(rx).map(move |piece| {
-            let kind = match &piece {
-                Piece::Text(_) => "token",
-                Piece::Done(_) => "done",
-                Piece::Failed(_) => "error",
-            };
-            Ok::<_, Infallible>(Event::default().event(kind).data(line(piece).to_string()))
+            let (kind, data) = line(piece);
+            Ok::<_, Infallible>(Event::default().event(kind).data(data.to_string()))
         });
         return Ok((headers, Sse::new(events)).into_response());
     }
     let lines = ReceiverStream::new(rx).map(move |piece| {
-        let mut text = line(piece).to_string();
+        let mut text = line(piece).1.to_string();
         text.push('\n');
         Ok::<_, Infallible>(Bytes::from(text))
     });
@@ -339,6 +390,9 @@ pub struct ChatBody {
     line: String,
     #[serde(default = "default_reply")]
     max_reply: usize,
+    /// Stream the reply's characters as they come (NDJSON, or events); by default one answer.
+    #[serde(default)]
+    stream: bool,
     #[serde(default = "default_temperature")]
     temperature: f64,
     #[serde(default)]
@@ -354,7 +408,7 @@ fn default_reply() -> usize {
 }
 
 /// `POST /api/runs/{name}/chat`: the model's answer to `line` after `history`, in character.
-pub async fn chat(State(state): State<AppState>, name: Result<UrlPath<String>, PathRejection>, ApiJson(body): ApiJson<ChatBody>) -> ApiResult<Json<Value>> {
+pub async fn chat(State(state): State<AppState>, name: Result<UrlPath<String>, PathRejection>, headers: HeaderMap, ApiJson(body): ApiJson<ChatBody>) -> ApiResult<Response> {
     let name = param(name)?;
     let run = state.run(&name)?;
     bounded("max_reply", body.max_reply, limits::TOKENS)?;
@@ -369,18 +423,19 @@ pub async fn chat(State(state): State<AppState>, name: Result<UrlPath<String>, P
     let checkpoint = checkpoint(&state, body.checkpoint.as_deref())?;
     let (history, line, seed) = (body.history, body.line, request.seed);
     let (device, errors) = (state.device(), state.clone());
-    let ((reply, user, bot), position) = state
-        .compute(&name, move |control| {
-            let model = text_model(&run, checkpoint, &device).map_err(|e| errors.error(e))?;
-            let mut chat = open_chat(&model, &request).map_err(|e| errors.error(e))?;
-            for turn in &history {
-                chat.remember(&turn.line, &turn.reply).map_err(|e| errors.error(e))?;
-            }
-            let reply = chat
-                .reply(&line, |_| if control.stop_requested() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
-                .map_err(|e: AigcError| errors.error(e))?;
-            Ok((reply, chat.user.clone(), chat.bot.clone()))
-        })
-        .await?;
-    Ok(Json(json!({ "reply": reply, "user": user, "bot": bot, "seed": seed, "queue_position": position })))
+    stream_text(state, name, Delivery::of(body.stream, &headers), None, move |ready, emit| {
+        let model = text_model(&run, checkpoint, &device).map_err(|e| errors.error(e))?;
+        let mut chat = open_chat(&model, &request).map_err(|e| errors.error(e))?;
+        for turn in &history {
+            chat.remember(&turn.line, &turn.reply).map_err(|e| errors.error(e))?;
+        }
+        model.vocab.encode(&line, "line").map_err(|e| errors.error(e))?;
+        if !ready() {
+            return Err(ApiError::internal("the client left"));
+        }
+        let mut piece = [0u8; 4];
+        let reply = chat.reply(&line, |c| emit(c.encode_utf8(&mut piece))).map_err(|e: AigcError| errors.error(e))?;
+        Ok(json!({ "reply": reply, "user": chat.user, "bot": chat.bot, "seed": seed }))
+    })
+    .await
 }
