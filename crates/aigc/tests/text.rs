@@ -56,6 +56,12 @@ fn embedded_corpora_load_and_split() {
         assert!((0.08..0.13).contains(&share), "{name}: validation share {share}");
         assert!(corpus.vocab().len() > 30, "{name}");
     }
+    // The press samples of the Brown corpus: prose, tags stripped, a paragraph per line.
+    let news = TextCorpus::load("news").unwrap();
+    assert!(news.train.starts_with("The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced \"no evidence\""));
+    assert!(!news.train.contains("/at ") && !news.train.contains("``"), "tags and Brown quotes are gone");
+    let words = news.train.split_whitespace().count() + news.validation.split_whitespace().count();
+    assert!((170_000..190_000).contains(&words), "{words} words");
 }
 
 #[test]

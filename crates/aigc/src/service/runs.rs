@@ -157,6 +157,7 @@ pub fn suggested_commands(info: &RunInfo) -> Vec<Suggestion> {
                 add(format!("aigc generate --run {run} --prompt \"ROMEO:\""), "continue a scene");
                 add(format!("aigc chat --run {run} --as ROMEO --with JULIET"), "speak as one character, the model answers as another");
             }
+            "news" => add(format!("aigc generate --run {run} --prompt \"The jury said\""), "write newspaper prose"),
             _ => add(format!("aigc generate --run {run} --prompt \"The \""), "continue a prompt (in your data's characters)"),
         }
     }
