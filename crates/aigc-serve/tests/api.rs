@@ -109,6 +109,10 @@ fn runs_are_listed_and_described_by_name_through_the_one_dispatch() {
         assert!(run["capabilities"].as_array().unwrap().iter().any(|c| c == can), "{run}");
     }
     assert_eq!(find("diffusion-cond")["step"], 2);
+    // The fixtures' `aigc eval` reports, as `aigc report` tables them.
+    let eval = find("gan-mlp")["eval"].clone();
+    assert!(eval["fid"].as_f64().unwrap() > 0.0 && eval["recall"].is_number() && eval["step"] == 20, "{eval}");
+    assert!(find("text-gpt")["eval"].is_null());
     assert!(find("text-gpt")["last_losses"].as_object().unwrap().keys().any(|k| k.ends_with("loss")));
     // No server path anywhere in the listing.
     let root = runs_root_text();

@@ -200,7 +200,9 @@ async fn every_tab_of_the_studio_works_in_headless_chromium() {
         set(&client, "chat-line", line).await;
         click(&client, "chat-go").await;
         let started = Instant::now();
-        while client.find_all(Locator::Css("#chat-log p")).await.unwrap().len() < 2 * (turn + 1) {
+        // The reply streams in; the turn is over when the button is enabled again.
+        let busy = || async { client.execute("return document.getElementById('chat-go').disabled", vec![]).await.unwrap() == json!(true) };
+        while client.find_all(Locator::Css("#chat-log p")).await.unwrap().len() < 2 * (turn + 1) || busy().await {
             assert!(started.elapsed() < Duration::from_secs(60), "no reply to {line:?}: {}", text(&client, "chat-error").await);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

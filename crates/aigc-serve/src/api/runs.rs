@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use aigc::families::Capability;
 use aigc::run::RunDir;
-use aigc::service::runs::{RunSummary, Suggestion, describe as describe_run, summarize_runs};
+use aigc::service::runs::{RunSummary, Suggestion, describe as describe_run, evaluated_runs, summarize_runs};
 
 use super::param;
 use crate::error::relative;
@@ -37,6 +37,8 @@ pub struct RunEntry {
     pub baseline: Option<String>,
     /// Why the run could not be opened.
     pub problem: Option<String>,
+    /// Its last `aigc eval` of images, as `aigc report` tables it.
+    pub eval: Option<Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -60,6 +62,7 @@ fn entry(summary: RunSummary, root: &Path) -> RunEntry {
         best_metric: summary.best_metric.map(|(name, value)| Metric { name, value }),
         baseline: summary.baseline,
         problem: summary.problem.map(|p| relative(&p, root)),
+        eval: None,
     }
 }
 
@@ -72,7 +75,37 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + '
 fn entries(state: &AppState) -> ApiResult<Vec<RunEntry>> {
     let root = state.runs();
     let summaries = summarize_runs(root).map_err(|e| state.error(e))?;
-    Ok(summaries.into_iter().map(|s| entry(s, root)).filter(|e| names::check_name(&e.name, "run").is_ok()).collect())
+    // The `aigc report` figures of every evaluated run (a damaged eval.json leaves them out).
+    let evals: BTreeMap<String, Value> = evaluated_runs(root)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| {
+            let name = r.path.file_name()?.to_string_lossy().into_owned();
+            let (c, m) = (&r.report.comparison, &r.report);
+            let eval = json!({
+                "step": m.step,
+                "train_seconds": r.train_seconds,
+                "n": c.generated,
+                "fid": c.fid,
+                "kid": c.kid.mean,
+                "kid_std": c.kid.error(),
+                "precision": c.precision,
+                "recall": c.recall,
+                "label_accuracy": m.label_accuracy,
+                "copies": m.memorisation.copy_fraction,
+            });
+            Some((name, eval))
+        })
+        .collect();
+    Ok(summaries
+        .into_iter()
+        .map(|s| entry(s, root))
+        .filter(|e| names::check_name(&e.name, "run").is_ok())
+        .map(|mut e| {
+            e.eval = evals.get(&e.name).cloned();
+            e
+        })
+        .collect())
 }
 
 /// `GET /api/runs`.
