@@ -371,6 +371,7 @@ fn poems_chats_and_tunes() {
     post(&server, "/api/runs/text-gpt/poem", json!({"form": "sonnet"})).error(400, "form", "sonnet");
     post(&server, "/api/runs/text-gpt/poem", json!({"n": 17})).error(400, "n", "between 1 and 16");
     post(&server, "/api/runs/text-gpt/poem", json!({"start": "春天"})).error(400, "start", "one character");
+    post(&server, "/api/runs/poems-gpt/poem", json!({"acrostic": "春夏秋冬春夏秋冬春"})).error(400, "acrostic", "characters for a poem of 4 lines");
 
     let history = json!([{"line": "Good morrow.", "reply": "Good morrow, sir."}]);
     let chat = |seed: u64| post(&server, "/api/runs/text-gpt/chat", json!({"user": "ROMEO", "bot": "JULIET", "history": history, "line": "What light is this?", "max_reply": 40, "seed": seed}));

@@ -238,9 +238,10 @@ async fn stream_text(
         }
     });
     ready_rx.await.map_err(|_| ApiError::internal("the job failed to start"))??;
-    let name = model_name;
+    let model = json!(model_name);
+    let name = model.clone();
     let finish = move |mut record: Value| {
-        record["model"] = json!(name);
+        record["model"] = name.clone();
         record["created_at"] = json!(now());
         record["done"] = json!(true);
         record["queue_position"] = json!(position);
@@ -265,7 +266,6 @@ async fn stream_text(
         }
         return Err(ApiError::internal("the job stopped without an answer"));
     }
-    let model = finish(json!({}))["model"].clone();
     let line = move |piece: Piece| -> (&'static str, Value) {
         match piece {
             Piece::Text(t) => ("token", json!({ "model": model, "created_at": now(), "response": t, "done": false })),
@@ -345,20 +345,17 @@ pub async fn poem(State(state): State<AppState>, name: Result<UrlPath<String>, P
         Some(c) if c.len() == 1 => Some(c[0]),
         Some(_) => return Err(ApiError::bad("start", "expects one character")),
     };
+    // Its length is checked against the form by the library (a body is at most 64 KiB).
     let acrostic: Vec<char> = body.acrostic.as_deref().unwrap_or("").chars().collect();
-    if acrostic.len() > 8 {
-        return Err(ApiError::bad("acrostic", "a poem has at most 8 lines"));
-    }
     let request = PoemsRequest { form: body.form, start, acrostic, n: body.n, sampling: sampling(body.temperature, body.top_k, body.top_p)?, seed: seed(body.seed)? };
     let checkpoint = checkpoint(&state, body.checkpoint.as_deref())?;
-    let (device, errors) = (state.device(), state.clone());
-    let (written, position) = state
+    let (device, errors, seed) = (state.device(), state.clone(), request.seed);
+    let (p, position) = state
         .compute(&name, move |_| {
             let model = text_model(&run, checkpoint, &device).map_err(|e| errors.error(e))?;
-            poems(&run, &model, &request).map_err(|e| errors.error(e)).map(|p| (p, request.seed))
+            poems(&run, &model, &request).map_err(|e| errors.error(e))
         })
         .await?;
-    let (p, seed) = written;
     Ok(Json(json!({
         "poems": p.poems,
         "form": p.form,
