@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use aigc::AigcError;
 use aigc::families::diffusion::{DiffusionTrainConfig, Objective, SamplerKind, ScheduleKind};
 use aigc::families::gan::{CriticNorm, GanArch, GanLoss, GanTrainConfig};
+use aigc::data::tokenizer::TokenizerKind;
 use aigc::families::lm::{LmArch, TextTrainConfig};
 use aigc::families::music::{MelodyArch, MusicTrainConfig};
 use aigc::families::vae::{VaeArch, VaeTrainConfig};
@@ -127,8 +128,8 @@ pub enum TrainCommand {
     Vae(VaeArgs),
     /// A diffusion (DDPM) or flow-matching model: a denoising UNet.
     Diffusion(DiffusionArgs),
-    /// A character-level language model (GPT) on a text corpus.
-    Text(TextArgs),
+    /// A language model (GPT, LSTM, GRU) of characters or BPE tokens on a text corpus.
+    Text(TrainTextArgs),
     /// A melody model (--arch lstm|gpt|gru, or the markov baseline) on folk tunes (ABC, MIDI).
     Music(MusicArgs),
 }
@@ -483,7 +484,8 @@ pub struct SampleArgs {
 pub struct BenchArgs {
     /// Workload of ../shared/peers/SPEC.md: w1 (MLP GAN), w2 (DCGAN-28), w3 (char-LSTM), w4 (baby GPT)
     /// or w5 (tiny-UNet DDPM); w5-sample times that UNet's DDIM sampling (one iteration = one of
-    /// 50 steps on a batch of 250).
+    /// 50 steps on a batch of 250); w4-sample (and w4-sample-uncached, without the key/value cache)
+    /// times the baby GPT writing 500-token texts (one iteration = one token).
     pub workload: String,
     /// Timed iterations (after 5 warm-up iterations).
     #[arg(long, default_value_t = 30)]
@@ -521,7 +523,7 @@ pub struct EvalArgs {
     /// folder its eval.json goes in.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Generated samples to measure (default 5000 images; 30 tunes for a music run).
+    /// Generated samples to measure (default 5000 images; 30 tunes for a music run; 20 texts of 500 characters for a text run).
     #[arg(long)]
     pub n: Option<usize>,
     /// `latest`, `best` (kept by --eval-every) or a checkpoint step.
@@ -759,6 +761,33 @@ impl TextArgs {
         if let Some(v) = self.seed {
             config.seed = v;
         }
+    }
+}
+
+/// `aigc train text`: the language-model flags and the tokeniser.
+#[derive(Args, Debug)]
+pub struct TrainTextArgs {
+    #[command(flatten)]
+    pub lm: TextArgs,
+    /// char (a token per character) or bpe (byte-level BPE trained on the training split, saved
+    /// as the run's tokenizer.json).
+    #[arg(long)]
+    pub tokenizer: Option<String>,
+    /// Tokens of the BPE vocabulary, the 256 bytes included (default 1024).
+    #[arg(long)]
+    pub vocab_size: Option<usize>,
+}
+
+impl TrainTextArgs {
+    pub fn apply(&self, config: &mut TextTrainConfig) -> aigc::Result<()> {
+        self.lm.apply(config)?;
+        if let Some(v) = &self.tokenizer {
+            config.tokenizer = choice("tokenizer", TokenizerKind::parse(v))?;
+        }
+        if let Some(v) = self.vocab_size {
+            config.vocab_size = v;
+        }
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use aigc::data::tokenizer::TokenizerKind;
 use aigc::families::{diffusion, gan, lm, music, vae};
 use aigc::io::{write_atomic, write_json};
 use aigc::run::config::read_toml_config;
@@ -19,7 +20,7 @@ use aigc::train::TrainOptions;
 use aigc::{AigcError, bench};
 use clap::FromArgMatches;
 
-use args::{BenchArgs, ChatArgs, Cli, Command, ComposeArgs, DiffusionArgs, EvalArgs, FeaturesCommand, GanArgs, GenerateArgs, MusicArgs, OutputArgs, PoemArgs, SampleArgs, TextArgs, TrainCommand, VaeArgs};
+use args::{BenchArgs, ChatArgs, Cli, Command, ComposeArgs, DiffusionArgs, EvalArgs, FeaturesCommand, GanArgs, GenerateArgs, MusicArgs, OutputArgs, PoemArgs, SampleArgs, TrainCommand, TrainTextArgs, VaeArgs};
 
 /// mimalloc keeps freed tensor buffers for reuse; with the system allocator every training step
 /// returned megabytes to the OS and page-faulted them back (measured in `aigc bench w1`).
@@ -245,15 +246,19 @@ fn train_diffusion(args: DiffusionArgs, device: Device) -> aigc::Result<()> {
     Ok(())
 }
 
-fn train_text(args: TextArgs, device: Device) -> aigc::Result<()> {
-    let (out, mut config, options) = start(&args.output, lm::NAME, lm::saved_config, lm::TextTrainConfig::new(), device)?;
+fn train_text(args: TrainTextArgs, device: Device) -> aigc::Result<()> {
+    let (out, mut config, options) = start(&args.lm.output, lm::NAME, lm::saved_config, lm::TextTrainConfig::new(), device)?;
     args.apply(&mut config)?;
-    if print_config(&args.output, lm::NAME, &config, lm::UNSET)? {
+    if print_config(&args.lm.output, lm::NAME, &config, lm::UNSET)? {
         return Ok(());
     }
     let outcome = lm::train(&config, &out, &options)?;
     if let Some(e) = &outcome.last_eval {
-        println!("step {}: train loss {:.4}, validation loss {:.4} nats/char ({:.3} bits/char)", e.step, e.train_loss, e.val_loss, e.val_bpc);
+        let unit = if config.tokenizer == TokenizerKind::Bpe { "token" } else { "char" };
+        println!("step {}: train loss {:.4}, validation loss {:.4} nats/{unit} ({:.3} bits/char)", e.step, e.train_loss, e.val_loss, e.val_bpc);
+        if let Some(baseline) = e.unigram_bpc {
+            println!("unigram baseline: {baseline:.3} bits/char");
+        }
     }
     if let Some(best) = outcome.best_score {
         println!("best validation loss {best:.4} (checkpoint in best/)");
@@ -471,8 +476,11 @@ fn chat(args: ChatArgs, device: Device) -> aigc::Result<()> {
     };
     let mut chat = service::text::chat(&model, &request)?;
     eprintln!(
-        "A character-level model of {}'s dialogue: you are {}, it answers as {}. It continues the script; it does not understand you. Empty line or Ctrl-D ends.",
-        model.data, chat.user, chat.bot
+        "A {}-level model of {}'s dialogue: you are {}, it answers as {}. It continues the script; it does not understand you. Empty line or Ctrl-D ends.",
+        if model.tokenizer.kind() == TokenizerKind::Bpe { "BPE-token" } else { "character" },
+        model.data,
+        chat.user,
+        chat.bot
     );
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout();
@@ -572,6 +580,17 @@ fn bench_cmd(args: BenchArgs, device_name: &str, device: Device) -> aigc::Result
     let result = match args.workload.as_str() {
         "w3" | "w4" => bench::lm_workload(&args.workload, args.steps, &device, &framework)?,
         "w5" => bench::diffusion_workload(args.steps, &device, &framework)?,
+        "w4-sample" | "w4-sample-uncached" => {
+            let (result, [filling, sliding]) = bench::lm_sampling_workload(args.steps, args.workload.ends_with("uncached"), &device, &framework)?;
+            eprintln!(
+                "info: {:.0} tokens/s ({} timed tokens of {}-token draws; mean per token {:.3} ms while the window fills, {sliding:.3} ms once it slides)",
+                1e3 / result.mean_ms(),
+                result.times_ms.len(),
+                bench::DRAW_TOKENS,
+                filling
+            );
+            result
+        }
         "w5-sample" => {
             let result = bench::diffusion_sampling_workload(args.steps, &device, &framework)?;
             let per_draw_s = result.median_ms() * bench::SAMPLE_STEPS as f64 / 1e3;
@@ -621,6 +640,12 @@ fn eval(args: EvalArgs, device: Device) -> aigc::Result<()> {
                 RunEvaluation::Melodies(eval) => {
                     println!("{}", eval.row());
                     println!("eval: {}", RunDir::new(run).music_eval().display());
+                    return Ok(());
+                }
+                RunEvaluation::Text(eval) => {
+                    println!("{}", eval.summary());
+                    println!("sample: {:?}", eval.example.chars().take(200).collect::<String>());
+                    println!("eval: {}", RunDir::new(run).text_eval().display());
                     return Ok(());
                 }
             }

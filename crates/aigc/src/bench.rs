@@ -13,6 +13,9 @@
 //! W5: a DDPM training step of the tiny UNet (2,116,705 parameters) on batch 64 of 28×28×1
 //! images: t ~ U{0..999}, ε ~ N(0, I), x_t = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε (linear β), MSE(ε̂, ε), AdamW
 //! (lr 2e-4, PyTorch's defaults otherwise), on eight cycled batches of uniform noise images.
+//! W4 sampling (`w4-sample`, `w4-sample-uncached`, issue 18): W4's GPT drawing 500-token texts
+//! one token at a time (see [`lm_sampling_workload`]); `scripts/torch_w4_sample.py` is nanoGPT's
+//! `sample.py` loop on the same model in PyTorch under `torch.no_grad()`.
 //! W5 sampling (`w5-sample`, issue 16): the same UNet (random weights, no autodiff) drawing a
 //! batch of 250 images by DDIM (η = 0, 50 steps of the linear 1,000-step schedule) through
 //! aigc's own sampler; one iteration is one DDIM step (a network evaluation of the batch and the
@@ -91,7 +94,7 @@ pub fn gan_workload(workload: &str, steps: usize, device: &Device, framework: &s
     let arch = match workload {
         "w1" => GanArch::Mlp,
         "w2" => GanArch::Dcgan,
-        other => return Err(AigcError::invalid("workload", format!("unknown workload {other:?}; expected w1, w2, w3, w4, w5 or w5-sample"))),
+        other => return Err(AigcError::invalid("workload", format!("unknown workload {other:?}; expected w1, w2, w3, w4, w4-sample, w4-sample-uncached, w5 or w5-sample"))),
     };
     // The reference does plain BCE: no R1 penalty, no weight averaging, BatchNorm in the critic.
     let config = GanTrainConfig::new()
@@ -162,6 +165,57 @@ pub fn lm_workload(workload: &str, steps: usize, device: &Device, framework: &st
         }
     }
     Ok(BenchResult { framework: framework.into(), workload: workload.into(), times_ms, params })
+}
+
+/// Tokens of one `w4-sample` draw: nanoGPT's `sample.py` default (`max_new_tokens = 500`).
+pub const DRAW_TOKENS: usize = 500;
+
+/// Runs W4's sampling (`w4-sample`, issue 18): W4's GPT (random weights, no autodiff) drawing
+/// [`DRAW_TOKENS`] tokens at temperature 1 after a one-token prompt, each token one iteration,
+/// through aigc's sampler (`uncached`: without the key/value cache, every token re-reading the
+/// cropped window as nanoGPT's `sample.py` does). The window fills after 63 tokens; from there
+/// on it slides and the cache gives way (see `GptSession`), so both paths cost the same per
+/// token. `steps` timed tokens follow [`WARMUP`] (as many whole draws as that takes).
+///
+/// Also returns the mean milliseconds per token while the window fills (the first 63 tokens of
+/// each draw) and once it slides (the rest), over the timed tokens.
+pub fn lm_sampling_workload(steps: usize, uncached: bool, device: &Device, framework: &str) -> Result<(BenchResult, [f64; 2])> {
+    use crate::families::lm::{GptConfig, LanguageModel, LmSampler};
+    use crate::sample::text::{NextTokenModel, SamplingConfig, Uncached, generate};
+
+    if steps == 0 {
+        return Err(AigcError::invalid("steps", "must be at least 1"));
+    }
+    device.seed(0);
+    let model = LanguageModel::Gpt(GptConfig::new(65).with_tie_weights(false).init(device));
+    let params = burn::module::Module::num_params(&model);
+    let sampler = LmSampler { model, device: device.clone() };
+    let reference = Uncached(&sampler);
+    let model: &dyn NextTokenModel = if uncached { &reference } else { &sampler };
+    // (position in the draw, milliseconds) of each token.
+    let mut intervals: Vec<(usize, f64)> = Vec::with_capacity(WARMUP + steps);
+    let mut seed = 0;
+    while intervals.len() < WARMUP + steps {
+        let mut last = Instant::now();
+        let mut position = 0;
+        generate(model, &[0], DRAW_TOKENS, SamplingConfig::default(), seed, |_| {
+            let now = Instant::now();
+            intervals.push((position, (now - last).as_secs_f64() * 1e3));
+            position += 1;
+            last = now;
+            std::ops::ControlFlow::Continue(())
+        });
+        seed += 1;
+    }
+    let timed: Vec<(usize, f64)> = intervals.into_iter().skip(WARMUP).take(steps).collect();
+    let window = 64 - 1;
+    let mean = |fill: bool| {
+        let part: Vec<f64> = timed.iter().filter(|(p, _)| (*p < window) == fill).map(|(_, ms)| *ms).collect();
+        part.iter().sum::<f64>() / part.len().max(1) as f64
+    };
+    let times_ms = timed.iter().map(|(_, ms)| *ms).collect();
+    let workload = if uncached { "w4-sample-uncached" } else { "w4-sample" };
+    Ok((BenchResult { framework: framework.into(), workload: workload.into(), times_ms, params }, [mean(true), mean(false)]))
 }
 
 /// Runs W5 (`w5`) for `steps` timed iterations after [`WARMUP`].

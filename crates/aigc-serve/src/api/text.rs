@@ -165,7 +165,7 @@ async fn run_text(state: AppState, job: TextJob) -> ApiResult<Response> {
     let TextJob { model_name, run, checkpoint, request, delivery } = job;
     stream_text(state, model_name, delivery, Some("response"), move |ready, emit| {
         let loading = Instant::now();
-        let model = text_model(&run, checkpoint, &device).and_then(|m| m.vocab.encode(&request.prompt, "prompt").map(|_| m)).map_err(|e| errors.error(e))?;
+        let model = text_model(&run, checkpoint, &device).and_then(|m| m.tokenizer.encode(&request.prompt, "prompt").map(|_| m)).map_err(|e| errors.error(e))?;
         let load_seconds = loading.elapsed().as_secs_f64();
         if !ready() {
             return Err(ApiError::internal("the client left"));
@@ -426,12 +426,11 @@ pub async fn chat(State(state): State<AppState>, name: Result<UrlPath<String>, P
         for turn in &history {
             chat.remember(&turn.line, &turn.reply).map_err(|e| errors.error(e))?;
         }
-        model.vocab.encode(&line, "line").map_err(|e| errors.error(e))?;
+        model.tokenizer.encode(&line, "line").map_err(|e| errors.error(e))?;
         if !ready() {
             return Err(ApiError::internal("the client left"));
         }
-        let mut piece = [0u8; 4];
-        let reply = chat.reply(&line, |c| emit(c.encode_utf8(&mut piece))).map_err(|e: AigcError| errors.error(e))?;
+        let reply = chat.reply(&line, emit).map_err(|e: AigcError| errors.error(e))?;
         Ok(json!({ "reply": reply, "user": chat.user, "bot": chat.bot, "seed": seed }))
     })
     .await

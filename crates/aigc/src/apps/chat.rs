@@ -1,7 +1,7 @@
 //! A character chat over a play-formatted corpus (`NAME:` line, speech, blank line between
 //! turns, as the embedded `shakespeare`): the user speaks as one character, the model answers as
 //! another. The whole dialogue is the model's context, cropped to its window. What it is: a
-//! character-level model continuing a play script in which the user writes one part. It has no
+//! character- or BPE-level model continuing a play script in which the user writes one part. It has no
 //! memory beyond its window and no notion of meaning beyond the corpus' statistics.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use std::ops::ControlFlow;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::text::CharVocab;
+use crate::data::tokenizer::TextTokenizer;
 use crate::error::{AigcError, Result};
 use crate::sample::text::{NextTokenModel, SamplingConfig};
 
@@ -29,7 +29,7 @@ pub fn speakers(text: &str) -> BTreeMap<String, usize> {
 /// A conversation between the user (as `user`) and the model (as `bot`).
 pub struct Chat<'a> {
     model: &'a dyn NextTokenModel,
-    vocab: &'a CharVocab,
+    tokenizer: &'a TextTokenizer,
     pub user: String,
     pub bot: String,
     sampling: SamplingConfig,
@@ -43,7 +43,7 @@ impl<'a> Chat<'a> {
     /// Checks both names against the corpus' speakers (`corpus_speakers`).
     pub fn new(
         model: &'a dyn NextTokenModel,
-        vocab: &'a CharVocab,
+        tokenizer: &'a TextTokenizer,
         user: &str,
         bot: &str,
         corpus_speakers: &BTreeMap<String, usize>,
@@ -67,55 +67,61 @@ impl<'a> Chat<'a> {
                     format!("{name:?} never speaks in the training text; speakers include {}", examples.join(", ")),
                 ));
             }
-            vocab.encode(name, field)?;
+            tokenizer.encode(name, field)?;
         }
-        if vocab.id('\n').is_none() || vocab.id(':').is_none() {
-            return Err(AigcError::invalid("run", "the model was not trained on play-formatted text (no ':' or line breaks)"));
+        if let Some(vocab) = tokenizer.chars().filter(|v| v.id('\n').is_none() || v.id(':').is_none()) {
+            return Err(AigcError::invalid("run", format!("the model was not trained on play-formatted text (no ':' or line breaks among its {} characters)", vocab.len())));
         }
-        let history = vocab.encode("\n", "run")?;
-        Ok(Self { model, vocab, user, bot, sampling, rng: ChaCha8Rng::seed_from_u64(seed), history, max_reply: 400 })
+        let history = tokenizer.encode("\n", "run")?;
+        Ok(Self { model, tokenizer, user, bot, sampling, rng: ChaCha8Rng::seed_from_u64(seed), history, max_reply: 400 })
     }
 
     /// Adds the user's line, then samples the bot's turn until it ends (a blank line) or reaches
-    /// `max_reply` characters, calling `on_char` as characters come (`Break` stops the reply).
-    /// Characters the model does not know are an error naming them.
-    pub fn reply(&mut self, line: &str, mut on_char: impl FnMut(char) -> ControlFlow<()>) -> Result<String> {
-        self.history.extend(self.turn_prompt(line, "line")?);
-        let newline = self.vocab.id('\n').expect("checked in new");
+    /// `max_reply` characters, calling `on_text` as text comes (`Break` stops the reply).
+    /// Characters a character-level model does not know are an error naming them.
+    pub fn reply(&mut self, line: &str, mut on_text: impl FnMut(&str) -> ControlFlow<()>) -> Result<String> {
+        let turn = self.turn_prompt(line, "line")?;
+        self.history.extend(turn);
+        let context_len = self.history.len();
+        let mut decoder = self.tokenizer.decoder();
+        // The reply so far; the turn ends at a blank line, which the bot's name line precedes.
         let mut reply = String::new();
-        let mut last_was_newline = true;
-        for _ in 0..self.max_reply {
+        let mut chars = 0;
+        'sampling: while chars < self.max_reply {
             let id = self.sampling.sample(&self.model.next_logits(&self.history), &mut self.rng);
             self.history.push(id);
-            if id == newline && last_was_newline {
-                break;
-            }
-            last_was_newline = id == newline;
-            let c = self.vocab.chars[id as usize];
-            reply.push(c);
-            if on_char(c).is_break() {
-                break;
+            for c in decoder.push(id).chars() {
+                if c == '\n' && (reply.is_empty() || reply.ends_with('\n')) {
+                    break 'sampling;
+                }
+                reply.push(c);
+                chars += 1;
+                let mut piece = [0u8; 4];
+                if on_text(c.encode_utf8(&mut piece)).is_break() || chars >= self.max_reply {
+                    break 'sampling;
+                }
             }
         }
-        if !reply.ends_with('\n') {
-            self.history.push(newline);
-        }
-        Ok(reply.trim_end().to_string())
+        let reply = reply.trim_end().to_string();
+        // The dialogue keeps the reply as `remember` would write it: the sampled tokens past the
+        // turn's end (or a token that runs into the next turn) are not part of it.
+        self.history.truncate(context_len);
+        self.history.extend(self.tokenizer.encode(&format!("{reply}\n"), "history")?);
+        Ok(reply)
     }
 
     /// Adds an earlier exchange (the user's line and the answer it got) to the dialogue without
     /// sampling: a stateless client sends the dialogue so far with every request.
     pub fn remember(&mut self, line: &str, reply: &str) -> Result<()> {
         let mut ids = self.turn_prompt(line, "history")?;
-        ids.extend(self.vocab.encode(reply.trim(), "history")?);
-        ids.extend(self.vocab.encode("\n", "history")?);
+        ids.extend(self.tokenizer.encode(&format!("{}\n", reply.trim()), "history")?);
         self.history.extend(ids);
         Ok(())
     }
 
     /// The tokens that hand the turn from the user's `line` to the bot.
     fn turn_prompt(&self, line: &str, field: &str) -> Result<Vec<u32>> {
-        self.vocab.encode(&format!("\n{}:\n{}\n\n{}:\n", self.user, line.trim(), self.bot), field)
+        self.tokenizer.encode(&format!("\n{}:\n{}\n\n{}:\n", self.user, line.trim(), self.bot), field)
     }
 }
 

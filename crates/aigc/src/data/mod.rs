@@ -9,6 +9,7 @@ pub mod idx;
 pub mod music;
 pub mod source;
 pub mod text;
+pub mod tokenizer;
 
 pub use source::{DataSource, DataSplits, image_shape_of, load_training_images};
 

@@ -3,7 +3,7 @@
 //! cached by [`feature_cache`]), nearest-neighbour
 //! distances in pixel space ([`nearest`], the basis of the memorisation measure and of the
 //! training tests), the whole image evaluation ([`images`]), evaluations during training ([`training`]) and
-//! melody statistics ([`melody`]).
+//! melody statistics ([`melody`]) and measures of generated text ([`text`]).
 
 pub mod classifier;
 pub mod contrastive;
@@ -14,6 +14,7 @@ pub mod images;
 pub mod melody;
 pub mod metrics;
 pub mod nearest;
+pub mod text;
 pub mod training;
 
 pub use extractor::{ClassifierFeatures, EncoderFeatures, FeatureExtractor, FeatureNetworkReport};

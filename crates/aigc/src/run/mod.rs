@@ -10,7 +10,8 @@
 //!   samples/step-N.png       grids from a fixed noise batch, over time (image families)
 //!   metrics.jsonl            one JSON object per logged step or evaluation
 //!   .lock                    held (by the OS) while a process writes the run
-//!   vocab.json               the tokens of a language or melody model
+//!   vocab.json               the tokens of a language or melody model (character-level)
+//!   tokenizer.json           a BPE text model's tokenizer (Hugging Face `tokenizers` format)
 //!   loss.png, samples.png …  what the family draws at the end (see the accessors below)
 //! ```
 //!
@@ -122,6 +123,11 @@ impl RunDir {
 
     pub fn closest_pairs(&self) -> PathBuf {
         self.root.join("eval-closest-pairs.png")
+    }
+
+    /// `aigc eval` of a text run.
+    pub fn text_eval(&self) -> PathBuf {
+        self.root.join("eval-text.json")
     }
 
     /// `aigc eval` of a melody run.

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::text::CharVocab;
+use crate::data::tokenizer::TextTokenizer;
 use crate::error::{AigcError, Result};
 
 /// The capability of continuing a token sequence: language models, melody models, the Markov
@@ -15,12 +15,45 @@ pub trait NextTokenModel {
     /// Scores of the next token after `context` (not empty): logits, or log-probabilities. A
     /// model with a bounded window reads the latest tokens that fit.
     fn next_logits(&self, context: &[u32]) -> Vec<f32>;
+
+    /// A reader of one growing sequence, asked for the next token's scores after each token:
+    /// the same scores as [`next_logits`](Self::next_logits), but a model may keep what it
+    /// computed for the tokens already read (GPT: a key/value cache). By default it keeps
+    /// nothing.
+    fn session(&self) -> Box<dyn TokenSession + '_> {
+        Box::new(Stateless(self))
+    }
+}
+
+/// One sequence's next-token scores, asked again as the sequence grows ([`NextTokenModel::session`]).
+pub trait TokenSession {
+    /// The scores after `context`; cheapest when `context` extends the previous one.
+    fn next_logits(&mut self, context: &[u32]) -> Vec<f32>;
+}
+
+/// A session that keeps nothing: each call is [`NextTokenModel::next_logits`].
+pub struct Stateless<'a, M: ?Sized>(pub &'a M);
+
+impl<M: NextTokenModel + ?Sized> TokenSession for Stateless<'_, M> {
+    fn next_logits(&mut self, context: &[u32]) -> Vec<f32> {
+        self.0.next_logits(context)
+    }
+}
+
+/// A model read without its session's cache: every token re-reads the whole window (nanoGPT's
+/// `sample.py`). The reference the cached path is tested and timed against.
+pub struct Uncached<'a>(pub &'a dyn NextTokenModel);
+
+impl NextTokenModel for Uncached<'_> {
+    fn next_logits(&self, context: &[u32]) -> Vec<f32> {
+        self.0.next_logits(context)
+    }
 }
 
 /// A text run's model with its tokeniser: what `generate`, `poem` and `chat` need.
 pub struct TextModel {
     pub model: Box<dyn NextTokenModel>,
-    pub vocab: CharVocab,
+    pub tokenizer: TextTokenizer,
     /// The corpus it was trained on (an embedded name or a path).
     pub data: String,
 }
@@ -112,8 +145,9 @@ pub fn generate(
     assert!(!prompt.is_empty(), "generation needs at least one prompt token");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut tokens = prompt.to_vec();
+    let mut session = model.session();
     for _ in 0..max_tokens {
-        let next = sampling.sample(&model.next_logits(&tokens), &mut rng);
+        let next = sampling.sample(&session.next_logits(&tokens), &mut rng);
         tokens.push(next);
         if on_token(next).is_break() {
             break;

@@ -52,17 +52,28 @@ pub fn generate(model: &TextModel, request: &GenerateRequest, mut on_text: impl 
     if request.max_tokens > MAX_TOKENS {
         return Err(AigcError::invalid("max_tokens", format!("at most {MAX_TOKENS} tokens per request, got {}", request.max_tokens)));
     }
-    let prompt = model.vocab.encode(&request.prompt, "prompt")?;
+    let prompt = model.tokenizer.encode(&request.prompt, "prompt")?;
     if prompt.is_empty() {
         return Err(AigcError::invalid("prompt", "must not be empty"));
     }
     let started = Instant::now();
     let mut text = String::new();
+    let mut decoder = model.tokenizer.decoder();
+    let mut flow = ControlFlow::Continue(());
     let tokens = sample_tokens(model.model.as_ref(), &prompt, request.max_tokens, request.sampling, request.seed, |t| {
-        let piece = model.vocab.decode(&[t]);
+        let piece = decoder.push(t);
+        if piece.is_empty() {
+            return ControlFlow::Continue(());
+        }
         text.push_str(&piece);
-        on_text(&piece)
+        flow = on_text(&piece);
+        flow
     });
+    let rest = decoder.finish();
+    if !rest.is_empty() && flow.is_continue() {
+        text.push_str(&rest);
+        let _ = on_text(&rest);
+    }
     let tokens = tokens.len() - prompt.len();
     Ok(Generated { text, seed: request.seed, prompt_tokens: prompt.len(), tokens, seconds: started.elapsed().as_secs_f64(), stopped: tokens < request.max_tokens })
 }
@@ -99,9 +110,12 @@ pub fn poems(run: &std::path::Path, model: &TextModel, request: &PoemsRequest) -
         return Err(AigcError::invalid("n", format!("at most {MAX_POEMS} poems per request, got {}", request.n)));
     }
     let form = PoemForm::parse(&request.form)?;
+    let vocab = model.tokenizer.chars().ok_or_else(|| {
+        AigcError::invalid("run", "a poem is written character by character under its form: it needs a character-level run (`--tokenizer char`), not a BPE one")
+    })?;
     let spec = PoemSpec { form, start: request.start, acrostic: request.acrostic.clone(), sampling: request.sampling, seed: request.seed };
     let poems = (0..request.n)
-        .map(|i| write_poem(model.model.as_ref(), &model.vocab, &PoemSpec { seed: request.seed + i as u64, ..spec.clone() }))
+        .map(|i| write_poem(model.model.as_ref(), vocab, &PoemSpec { seed: request.seed + i as u64, ..spec.clone() }))
         .collect::<Result<Vec<_>>>()?;
     let corpus = TextCorpus::load(&model.data)?;
     let validation_loss = RunDir::new(run)
@@ -133,7 +147,7 @@ pub struct ChatRequest {
 pub fn chat<'a>(model: &'a TextModel, request: &ChatRequest) -> Result<Chat<'a>> {
     request.sampling.validate()?;
     let corpus = TextCorpus::load(&model.data)?;
-    let mut chat = Chat::new(model.model.as_ref(), &model.vocab, &request.user, &request.bot, &speakers(&corpus.train), request.sampling, request.seed)?;
+    let mut chat = Chat::new(model.model.as_ref(), &model.tokenizer, &request.user, &request.bot, &speakers(&corpus.train), request.sampling, request.seed)?;
     chat.max_reply = request.max_reply;
     Ok(chat)
 }

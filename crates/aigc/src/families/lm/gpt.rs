@@ -6,7 +6,8 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::report::torch::TorchExport;
 use aigc_ops::transformer::{causal_attention, causal_attention_composite, gelu, layer_norm};
@@ -113,6 +114,25 @@ impl GptConfig {
     }
 }
 
+/// The keys and values, per layer, of the tokens a [`Gpt`] has read so far in one sequence
+/// (`[1, n_head, len, head size]` each): what [`Gpt::forward_cached`] reuses.
+#[derive(Debug, Default, Clone)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// Tokens held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// PyTorch's and burn's default LayerNorm ε (what `LayerNormConfig::new` sets).
 const LN_EPSILON: f64 = 1e-5;
 
@@ -137,7 +157,37 @@ impl CausalSelfAttention {
     }
 }
 
+impl CausalSelfAttention {
+    /// Rows `[n, C]` of one sequence's next `n` tokens, which attend to the `cache`d keys and
+    /// values of the tokens before them and to each other (causally); the cache grows by them.
+    fn forward_cached(&self, x: Tensor<2>, cache: &mut Option<(Tensor<4>, Tensor<4>)>) -> Tensor<2> {
+        let [n, c] = x.dims();
+        let hs = c / self.n_head;
+        let qkv = self.c_attn.forward(x);
+        let heads = |i: usize| qkv.clone().narrow(1, i * c, c).reshape([1, n, self.n_head, hs]).swap_dims(1, 2);
+        let (q, k, v) = (heads(0), heads(1), heads(2));
+        let (k, v) = match cache.take() {
+            Some((past_k, past_v)) => (Tensor::cat(vec![past_k, k], 2), Tensor::cat(vec![past_v, v], 2)),
+            None => (k, v),
+        };
+        let total = k.dims()[2];
+        let scores = q.matmul(k.clone().swap_dims(2, 3)).mul_scalar(1.0 / (hs as f64).sqrt());
+        // Query i sits at position total − n + i: the keys after it are its future.
+        let future = Tensor::<2, Bool>::tril_mask([n, total], (total - n) as i64, &scores.device()).reshape([1, 1, n, total]);
+        let att = softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3);
+        let y = att.matmul(v.clone()).swap_dims(1, 2).reshape([n, c]);
+        *cache = Some((k, v));
+        self.c_proj.forward(y)
+    }
+}
+
 impl Block {
+    fn forward_cached(&self, x: Tensor<2>, cache: &mut Option<(Tensor<4>, Tensor<4>)>) -> Tensor<2> {
+        let x = x.clone() + self.attn.forward_cached(norm(&self.ln_1, x), cache);
+        let h = self.mlp_proj.forward(gelu(self.c_fc.forward(norm(&self.ln_2, x.clone()))));
+        x + h
+    }
+
     fn forward(&self, x: Tensor<2>, b: usize) -> Tensor<2> {
         let x = x.clone() + self.attn.forward(norm(&self.ln_1, x), b);
         let h = self.mlp_proj.forward(gelu(self.c_fc.forward(norm(&self.ln_2, x.clone()))));
@@ -181,6 +231,33 @@ impl Gpt {
 
     pub fn block_size(&self) -> usize {
         self.block_size
+    }
+
+    /// The logits `[vocab]` after the tokens `ids` (at least one) that follow the ones `cache`
+    /// holds, which it then holds too: incremental decoding, each token's keys and values
+    /// computed once. All of them must fit in the window (`cache.len() + ids.len() ≤ block
+    /// size`). Dropout is off (sampling).
+    pub fn forward_cached(&self, ids: &[u32], cache: &mut KvCache) -> Tensor<1> {
+        let (n, start) = (ids.len(), cache.len);
+        assert!(n > 0 && start + n <= self.block_size, "{start} cached + {n} new tokens exceed the context window of {}", self.block_size);
+        let device = self.wte.weight.device();
+        let idx = Tensor::<2, Int>::from_data(TensorData::new(ids.iter().map(|&t| t as i64).collect::<Vec<_>>(), [1, n]), &device);
+        let positions = Tensor::<1, Int>::arange(start as i64..(start + n) as i64, &device).reshape([1, n]);
+        let x = self.wte.forward(idx) + self.wpe.forward(positions);
+        let c = x.dims()[2];
+        let mut x = x.reshape([n, c]);
+        cache.layers.resize_with(self.blocks.len(), || None);
+        for (block, layer) in self.blocks.iter().zip(&mut cache.layers) {
+            x = block.forward_cached(x, layer);
+        }
+        cache.len += n;
+        let x = norm(&self.ln_f, x.narrow(0, n - 1, 1));
+        let logits = match &self.lm_head {
+            Some(head) => head.forward(x),
+            None => x.matmul(self.wte.weight.val().transpose()),
+        };
+        let vocab = logits.dims()[1];
+        logits.reshape([vocab])
     }
 
     /// Token ids `[B, T]` (T ≤ block size) → next-token logits `[B, T, vocab]`.

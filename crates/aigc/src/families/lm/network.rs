@@ -4,6 +4,7 @@
 use burn::module::Module;
 use burn::tensor::{Int, Tensor};
 
+use super::gpt::KvCache;
 use super::{Gpt, RnnLm};
 use crate::report::torch::TorchExport;
 
@@ -57,6 +58,13 @@ pub struct LmSampler {
     pub device: burn::tensor::Device,
 }
 
+impl LmSampler {
+    /// `logits` `[vocab]` as a vector.
+    fn to_vec(logits: Tensor<1>) -> Vec<f32> {
+        logits.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+    }
+}
+
 impl crate::sample::text::NextTokenModel for LmSampler {
     /// The next-token logits after `context`, cropped to the model's window.
     fn next_logits(&self, context: &[u32]) -> Vec<f32> {
@@ -65,6 +73,45 @@ impl crate::sample::text::NextTokenModel for LmSampler {
         let ids: Vec<i64> = context[context.len() - window..].iter().map(|&t| t as i64).collect();
         let logits = self.model.forward(Tensor::<2, Int>::from_data(TensorData::new(ids, [1, window]), &self.device));
         let vocab = logits.dims()[2];
-        logits.narrow(1, window - 1, 1).reshape([vocab]).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+        Self::to_vec(logits.narrow(1, window - 1, 1).reshape([vocab]))
+    }
+
+    /// GPT keeps each token's keys and values while the sequence fits its window.
+    fn session(&self) -> Box<dyn crate::sample::text::TokenSession + '_> {
+        match &self.model {
+            LanguageModel::Gpt(gpt) => Box::new(GptSession { sampler: self, gpt, cache: KvCache::default(), seen: Vec::new() }),
+            // A recurrent model reads its window from a zero state every time, as it trained.
+            LanguageModel::Rnn(_) => Box::new(crate::sample::text::Stateless(self)),
+        }
+    }
+}
+
+/// GPT with a key/value cache of the tokens `seen`. While the sequence fits the window each new
+/// token costs one token's forward pass; once it is longer the window slides, every token
+/// changes position (the position embeddings are learned and absolute) and nothing cached holds,
+/// so the window is read whole, as without the cache. The logits are the uncached ones up to
+/// float rounding.
+struct GptSession<'a> {
+    sampler: &'a LmSampler,
+    gpt: &'a super::Gpt,
+    cache: KvCache,
+    seen: Vec<u32>,
+}
+
+impl crate::sample::text::TokenSession for GptSession<'_> {
+    fn next_logits(&mut self, context: &[u32]) -> Vec<f32> {
+        if context.len() > self.gpt.block_size() {
+            self.cache = KvCache::default();
+            self.seen.clear();
+            return crate::sample::text::NextTokenModel::next_logits(self.sampler, context);
+        }
+        if context.len() <= self.seen.len() || !context.starts_with(&self.seen) {
+            self.cache = KvCache::default();
+            self.seen.clear();
+        }
+        let new = &context[self.seen.len()..];
+        let logits = self.gpt.forward_cached(new, &mut self.cache);
+        self.seen.extend_from_slice(new);
+        LmSampler::to_vec(logits)
     }
 }

@@ -1,11 +1,11 @@
-//! What a trained text run offers: its model and character vocabulary, for generation, poems
-//! and chat.
+//! What a trained text run offers: its model and tokeniser (characters or BPE), for
+//! generation, poems and chat.
 
 use burn::tensor::Device;
 
 use super::network::LmSampler;
 use super::{NAME, TextTrainConfig};
-use crate::data::text::CharVocab;
+use crate::data::tokenizer::TextTokenizer;
 use crate::error::Result;
 use crate::families::{Capability, RunInfo, TrainedRun, typed_config};
 use crate::run::record::{self, MODEL};
@@ -48,7 +48,7 @@ pub(crate) fn load_network(run: &RunDir, config: &TextTrainConfig, vocab_len: us
 /// Writes the network of a language-model run in PyTorch's layout into `dir`, with the run's
 /// vocabulary in the sidecar.
 pub(crate) fn export_network(run: &RunDir, family: &str, config: &TextTrainConfig, vocab_len: usize, checkpoint: CheckpointChoice, device: &Device, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
-    let vocab_path = run.vocab();
+    let vocab_path = run.root().join(TextTokenizer::file_name(config.tokenizer));
     let text = crate::io::read_text(&vocab_path, crate::io::limits::JSON_BYTES)?;
     let vocab = serde_json::from_str(&text).map_err(|e| crate::error::AigcError::bad_data(&vocab_path, format!("not a vocabulary: {e}")))?;
     let network = load_network(run, config, vocab_len, checkpoint, device)?;
@@ -61,13 +61,13 @@ impl TrainedRun for TextRun {
     }
 
     fn export(&self, checkpoint: CheckpointChoice, device: &Device, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
-        let vocab = CharVocab::load(&self.run.vocab())?;
+        let vocab = TextTokenizer::load(self.run.root(), self.config.tokenizer)?;
         export_network(&self.run, NAME, &self.config, vocab.len(), checkpoint, device, dir)
     }
 
     fn text(&self, checkpoint: CheckpointChoice, device: &Device) -> Result<TextModel> {
-        let vocab = CharVocab::load(&self.run.vocab())?;
-        let model = load_network(&self.run, &self.config, vocab.len(), checkpoint, device)?;
-        Ok(TextModel { model: Box::new(model), vocab, data: self.config.data.clone() })
+        let tokenizer = TextTokenizer::load(self.run.root(), self.config.tokenizer)?;
+        let model = load_network(&self.run, &self.config, tokenizer.len(), checkpoint, device)?;
+        Ok(TextModel { model: Box::new(model), tokenizer, data: self.config.data.clone() })
     }
 }

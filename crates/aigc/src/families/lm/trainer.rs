@@ -66,13 +66,22 @@ impl StepMetrics for TextMetrics {
     }
 }
 
-/// Train and validation loss estimates at a step (nats and bits per character).
+/// Train and validation loss estimates at a step: nats per token, and bits per character of
+/// text, so character and BPE runs compare on the same text (melodies: bits per token).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextEval {
     pub step: usize,
+    /// Nats per token.
     pub train_loss: f64,
     pub val_loss: f64,
+    /// Held-out bits per character (per token for melodies).
     pub val_bpc: f64,
+    /// Held-out bits per token (runs before BPE did not log it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_bits_per_token: Option<f64>,
+    /// The baseline: held-out bits per character under the training tokens' unigram frequencies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unigram_bpc: Option<f64>,
     pub tokens: usize,
 }
 
@@ -86,8 +95,14 @@ pub struct LmData {
     pub vocab_len: usize,
     /// What a token is, for the log (`char`, `token`).
     pub unit: &'static str,
-    /// The vocabulary as the run's `vocab.json`.
+    /// The vocabulary (or tokenizer) as the run saves it, and the file it goes to.
     pub vocab_json: String,
+    pub vocab_file: &'static str,
+    /// Characters of held-out text per held-out token (1 for characters and melodies): turns
+    /// nats per token into bits per character.
+    pub chars_per_token: f64,
+    /// Held-out bits per character under the unigram frequencies of the training tokens.
+    pub unigram_bpc: Option<f64>,
     /// The family whose model this is (`text`, `music`), for the export's sidecar.
     pub family: &'static str,
 }
@@ -214,7 +229,7 @@ impl Trainer for LmTrainer {
 
     /// Writes the vocabulary and says what is being trained.
     fn begin(&mut self, run: &RunDir, _step: usize) -> Result<()> {
-        crate::io::write_atomic(&run.vocab(), self.data.vocab_json.as_bytes())?;
+        crate::io::write_atomic(&run.root().join(self.data.vocab_file), self.data.vocab_json.as_bytes())?;
         let unit = self.data.unit;
         tracing::info!(
             "{} with {} parameters, vocabulary of {} {unit}s; {} training and {} validation {unit}s",
@@ -224,6 +239,9 @@ impl Trainer for LmTrainer {
             self.data.train.tokens.len(),
             self.data.validation.tokens.len()
         );
+        if let Some(baseline) = self.data.unigram_bpc {
+            tracing::info!("{:.2} characters per token; the unigram baseline: {baseline:.3} bits/char", self.data.chars_per_token);
+        }
         if self.eval_window(&self.data.validation) < self.config.block_size {
             tracing::info!("the held-out data is shorter than the {}-{unit} window: its loss is measured in windows of {}", self.config.block_size, self.eval_window(&self.data.validation));
         }
@@ -232,21 +250,29 @@ impl Trainer for LmTrainer {
 
     /// Exports the final weights in PyTorch's layout.
     fn finish(&mut self, run: &RunDir) -> Result<()> {
-        let vocab = serde_json::from_str(&self.data.vocab_json).map_err(|e| AigcError::output(run.vocab(), e))?;
+        let vocab = serde_json::from_str(&self.data.vocab_json).map_err(|e| AigcError::output(run.root().join(self.data.vocab_file), e))?;
         self.model.torch_export(self.data.family, &self.config.data, vocab)?.write(run.root())?;
         Ok(())
     }
 
     fn evaluate(&mut self, step: usize) -> Result<Option<Evaluation<TextEval>>> {
         let val_loss = self.estimate_loss(&self.data.validation, 0x5A11);
+        let bits_per_token = val_loss / std::f64::consts::LN_2;
         let eval = TextEval {
             step,
             train_loss: self.estimate_loss(&self.data.train, 0x7EA1),
             val_loss,
-            val_bpc: val_loss / std::f64::consts::LN_2,
+            val_bpc: bits_per_token / self.data.chars_per_token,
+            val_bits_per_token: Some(bits_per_token),
+            unigram_bpc: self.data.unigram_bpc,
             tokens: self.config.eval_batches * self.config.batch_size * self.config.block_size,
         };
-        let line = format!("step {step}: train loss {:.4}, val loss {:.4} ({:.3} bits/{})", eval.train_loss, eval.val_loss, eval.val_bpc, self.data.unit);
+        let unit = self.data.unit;
+        let line = if unit == "char" || unit == "token" {
+            format!("step {step}: train loss {:.4}, val loss {:.4} ({:.3} bits/{unit})", eval.train_loss, eval.val_loss, eval.val_bpc)
+        } else {
+            format!("step {step}: train loss {:.4}, val loss {:.4} ({bits_per_token:.3} bits/{unit}, {:.3} bits/char)", eval.train_loss, eval.val_loss, eval.val_bpc)
+        };
         Ok(Some(Evaluation { score: Some(eval.val_loss), line: Some(line), record: eval }))
     }
 }

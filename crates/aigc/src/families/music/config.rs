@@ -79,7 +79,7 @@ impl Serialize for MusicTrainConfig {
         };
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("arch", self.arch.name())?;
-        for (key, value) in lm.iter().filter(|(k, _)| *k != "arch") {
+        for (key, value) in lm.iter().filter(|(k, _)| !matches!(k.as_str(), "arch" | "tokenizer" | "vocab_size")) {
             // Unset optional fields stay unset (TOML omits them, JSON writes null).
             if value.is_null() {
                 map.serialize_entry(key, &None::<u8>)?;
@@ -113,6 +113,11 @@ impl<'de> Deserialize<'de> for MusicTrainConfig {
             Some(v) => usize::try_from(v.as_integer().ok_or_else(|| D::Error::custom("markov_order must be a whole number"))?).map_err(D::Error::custom)?,
             None => defaults.markov_order,
         };
+        if let Some(key) = ["tokenizer", "vocab_size"].into_iter().find(|k| table.contains_key(*k)) {
+            return Err(D::Error::custom(format!("unknown field `{key}`: melody models spell tunes in their own tokens (text models take `tokenizer`)")));
+        }
+        table.insert("tokenizer".into(), defaults.lm.tokenizer.name().into());
+        table.insert("vocab_size".into(), (defaults.lm.vocab_size as i64).into());
         table.insert("arch".into(), arch.network().unwrap_or(defaults.lm.arch).name().into());
         let lm: TextTrainConfig = toml::Value::Table(table).try_into().map_err(D::Error::custom)?;
         Ok(Self { arch, lm, transpose, markov_order })

@@ -70,6 +70,9 @@ pub fn train(config: &MusicTrainConfig, out: &Path, options: &TrainOptions) -> R
                 vocab_len: data.vocab.len(),
                 unit: "token",
                 vocab_json: data.vocab.to_json(),
+                vocab_file: "vocab.json",
+                chars_per_token: 1.0,
+                unigram_bpc: None,
                 family: NAME,
             };
             let mut trainer = LmTrainer::new(lm.clone(), lm_data, &options.device)?;
