@@ -464,8 +464,74 @@ fn poem(args: PoemArgs, device: Device) -> aigc::Result<()> {
     Ok(())
 }
 
+/// Where `aigc chat` reads the user's lines: a line editor with history (arrow keys, Ctrl-R;
+/// kept in `$XDG_STATE_HOME/aigc/chat_history`, else `~/.local/state/aigc/chat_history`) when
+/// stdin is a terminal, plain lines when it is a pipe or file.
+enum ChatInput {
+    Editor(Box<rustyline::DefaultEditor>, Option<PathBuf>),
+    Plain(std::io::Stdin),
+}
+
+impl ChatInput {
+    fn open() -> Self {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            return ChatInput::Plain(std::io::stdin());
+        }
+        match rustyline::DefaultEditor::new() {
+            Ok(mut editor) => {
+                let history = std::env::var_os("XDG_STATE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+                    .map(|d| d.join("aigc").join("chat_history"));
+                if let Some(path) = &history {
+                    let _ = editor.load_history(path);
+                }
+                ChatInput::Editor(Box::new(editor), history)
+            }
+            Err(e) => {
+                eprintln!("note: no line editing ({e}); reading plain lines");
+                ChatInput::Plain(std::io::stdin())
+            }
+        }
+    }
+
+    /// The next line (`None` at the end of input: Ctrl-D, or the end of a pipe). Ctrl-C drops
+    /// the line being typed.
+    fn read_line(&mut self, prompt: &str) -> aigc::Result<Option<String>> {
+        use rustyline::error::ReadlineError;
+        match self {
+            ChatInput::Plain(stdin) => {
+                use std::io::BufRead;
+                eprint!("{prompt}");
+                let mut line = String::new();
+                let read = stdin.lock().read_line(&mut line).map_err(|e| AigcError::io("<stdin>", e))?;
+                Ok((read > 0).then_some(line))
+            }
+            ChatInput::Editor(editor, history) => loop {
+                match editor.readline(prompt) {
+                    Ok(line) => {
+                        if !line.trim().is_empty() {
+                            let _ = editor.add_history_entry(line.as_str());
+                            if let Some(path) = history {
+                                if let Some(dir) = path.parent() {
+                                    let _ = std::fs::create_dir_all(dir);
+                                }
+                                let _ = editor.save_history(path);
+                            }
+                        }
+                        return Ok(Some(line));
+                    }
+                    Err(ReadlineError::Interrupted) => continue,
+                    Err(ReadlineError::Eof) => return Ok(None),
+                    Err(e) => return Err(AigcError::io("<stdin>", std::io::Error::other(e.to_string()))),
+                }
+            },
+        }
+    }
+}
+
 fn chat(args: ChatArgs, device: Device) -> aigc::Result<()> {
-    use std::io::BufRead;
     let model = service::text::text_model(&args.run, args.sampling.checkpoint(), &device)?;
     let request = service::text::ChatRequest {
         user: args.user.clone(),
@@ -476,18 +542,17 @@ fn chat(args: ChatArgs, device: Device) -> aigc::Result<()> {
     };
     let mut chat = service::text::chat(&model, &request)?;
     eprintln!(
-        "A {}-level model of {}'s dialogue: you are {}, it answers as {}. It continues the script; it does not understand you. Empty line or Ctrl-D ends.",
+        "A {}-level model of {}'s dialogue: you are {}, it answers as {}. It continues the script; it does not understand you. Arrow keys recall earlier lines; an empty line or Ctrl-D ends.",
         if model.tokenizer.kind() == TokenizerKind::Bpe { "BPE-token" } else { "character" },
         model.data,
         chat.user,
         chat.bot
     );
-    let stdin = std::io::stdin();
+    let mut input = ChatInput::open();
     let mut stdout = std::io::stdout();
     loop {
-        eprint!("{}> ", chat.user);
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line).map_err(|e| AigcError::io("<stdin>", e))? == 0 || line.trim().is_empty() {
+        let Some(line) = input.read_line(&format!("{}> ", chat.user))? else { break };
+        if line.trim().is_empty() {
             break;
         }
         let _ = write!(stdout, "{}: ", chat.bot);

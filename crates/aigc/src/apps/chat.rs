@@ -96,8 +96,16 @@ impl<'a> Chat<'a> {
                 }
                 reply.push(c);
                 chars += 1;
-                let mut piece = [0u8; 4];
-                if on_text(c.encode_utf8(&mut piece)).is_break() || chars >= self.max_reply {
+                // A line break is passed on with the character after it: the one before the
+                // blank line that ends the turn is not part of the reply.
+                let mut piece = String::new();
+                if c != '\n' {
+                    if reply[..reply.len() - c.len_utf8()].ends_with('\n') {
+                        piece.push('\n');
+                    }
+                    piece.push(c);
+                }
+                if (!piece.is_empty() && on_text(&piece).is_break()) || chars >= self.max_reply {
                     break 'sampling;
                 }
             }
