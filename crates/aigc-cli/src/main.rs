@@ -455,8 +455,9 @@ fn poem(args: PoemArgs, device: Device) -> aigc::Result<()> {
         }
         println!();
     }
-    let form = poems.form;
-    println!("form: {} of {} match {} ({} lines × {} characters)", poems.matching, poems.poems.len(), args.form, form.lines, form.chars);
+    let form = &poems.form;
+    let kind = if form.tune { "the tune's most common form in the training ci" } else { "lines × characters" };
+    println!("form: {} of {} match {} ({} lines: {}; {kind})", poems.matching, poems.poems.len(), args.form, form.lengths.len(), form.pattern());
     println!("lines copied verbatim from the training poems: {:.1}%", 100.0 * poems.copied_lines);
     if let Some((step, loss)) = poems.validation_loss {
         println!("held-out perplexity {:.1} per character (validation loss {loss:.3} nats at step {step})", loss.exp());

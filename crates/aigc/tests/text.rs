@@ -51,7 +51,7 @@ fn tokeniser_round_trips_unicode_and_names_unknown_characters() {
 
 #[test]
 fn embedded_corpora_load_and_split() {
-    for name in ["shakespeare", "tang-poems"] {
+    for name in ["shakespeare", "tang-poems", "song-ci"] {
         let corpus = TextCorpus::load(name).unwrap();
         let (t, v) = (corpus.train.chars().count(), corpus.validation.chars().count());
         let share = v as f64 / (t + v) as f64;
@@ -176,7 +176,7 @@ fn poems_always_have_the_requested_form_and_chat_answers_in_turn() {
         let form = PoemForm::parse(form).unwrap();
         for seed in 0..2 {
             let request = PoemRequest {
-                form,
+                form: form.clone(),
                 start: None,
                 acrostic: acrostic.chars().collect(),
                 sampling: SamplingConfig { temperature: 1.0, top_k: 50, top_p: 0.95 },
@@ -190,6 +190,25 @@ fn poems_always_have_the_requested_form_and_chat_answers_in_turn() {
     }
     let bad = PoemRequest { form: PoemForm::parse("五言绝句").unwrap(), start: Some('x'), acrostic: vec![], sampling: SamplingConfig::default(), seed: 0 };
     assert!(write_poem(model, vocab, &bad).unwrap_err().to_string().starts_with("start: "));
+
+    // Song ci: the tunes' forms come from the corpus, and a barely trained model writes them.
+    let corpus = TextCorpus::load("song-ci").unwrap();
+    let tunes = aigc::apps::poem::tune_patterns(&corpus.train);
+    for (tune, lengths) in [("浣溪沙", vec![7; 6]), ("如梦令", vec![6, 6, 5, 6, 2, 2, 6]), ("菩萨蛮", vec![7, 7, 5, 5, 5, 5, 5, 5])] {
+        let found = &tunes[tune];
+        assert_eq!(found.form.lengths, lengths, "{tune}: {}", found.form.pattern());
+        assert!(found.ci > 50 && found.matching * 10 > found.ci * 9, "{tune}: {} of {} ci have the form", found.matching, found.ci);
+    }
+    let ci = dir.path().join("ci");
+    train_text(&tiny_config("song-ci", 30), &ci, &options(false)).unwrap();
+    let text = text_model(&ci, CheckpointChoice::Latest, &device).unwrap();
+    let request = aigc::service::text::PoemsRequest { form: "如梦令".into(), start: None, acrostic: "春夏".chars().collect(), n: 2, sampling: SamplingConfig::default(), seed: 1 };
+    let written = aigc::service::text::poems(&ci, &text, &request).unwrap();
+    assert_eq!(written.matching, 2, "{:?}", written.poems);
+    assert!(written.poems.iter().all(|p| p.starts_with('春') && written.form.matches(p)));
+    let unknown = aigc::service::text::PoemsRequest { form: "不存在".into(), ..request };
+    let err = aigc::service::text::poems(&ci, &text, &unknown).unwrap_err().to_string();
+    assert!(err.starts_with("form: ") && err.contains("浣溪沙"), "{err}");
 
     let play = dir.path().join("play");
     train_text(&tiny_config("shakespeare", 30), &play, &options(false)).unwrap();

@@ -13,14 +13,41 @@ use crate::data::text::CharVocab;
 use crate::error::{AigcError, Result};
 use crate::sample::text::{NextTokenModel, SamplingConfig};
 
-/// A regular poem form: lines × characters per line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// A poem's form: the number of characters of each line and the mark after it. The regular
+/// Tang forms (lines × characters, "，" after odd lines, "。" after even ones) are built in; a
+/// Song ci tune's (词牌) is learned from a corpus of titled ci ([`tune_patterns`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoemForm {
-    pub lines: usize,
-    pub chars: usize,
+    /// 五言绝句, …, or the tune title (浣溪沙).
+    pub name: String,
+    /// Characters of each line.
+    pub lengths: Vec<usize>,
+    /// The mark after each line ("，" or "。").
+    pub marks: Vec<char>,
+    /// A ci's tune: the model is prompted with `TITLE：` (the corpus' line format).
+    pub tune: bool,
+}
+
+impl serde::Serialize for PoemForm {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("lines", &self.lengths.len())?;
+        // Characters per line when every line has the same number (the regular forms).
+        let same = self.lengths.windows(2).all(|w| w[0] == w[1]);
+        map.serialize_entry("chars", &same.then(|| self.lengths.first().copied()).flatten())?;
+        map.serialize_entry("pattern", &self.pattern())?;
+        map.serialize_entry("tune", &self.tune)?;
+        map.end()
+    }
 }
 
 impl PoemForm {
+    fn regular(name: &str, lines: usize, chars: usize) -> Self {
+        Self { name: name.into(), lengths: vec![chars; lines], marks: (0..lines).map(punctuation).collect(), tune: false }
+    }
+
     /// 五言绝句, 七言绝句, 五言律诗, 七言律诗 (simplified or traditional spelling).
     pub fn parse(name: &str) -> Result<Self> {
         let normalised: String = name.chars().map(|c| match c {
@@ -29,24 +56,105 @@ impl PoemForm {
             other => other,
         }).collect();
         let form = match normalised.as_str() {
-            "五言绝句" => Self { lines: 4, chars: 5 },
-            "七言绝句" => Self { lines: 4, chars: 7 },
-            "五言律诗" => Self { lines: 8, chars: 5 },
-            "七言律诗" => Self { lines: 8, chars: 7 },
+            "五言绝句" => Self::regular(name, 4, 5),
+            "七言绝句" => Self::regular(name, 4, 7),
+            "五言律诗" => Self::regular(name, 8, 5),
+            "七言律诗" => Self::regular(name, 8, 7),
             _ => return Err(AigcError::invalid("form", format!("unknown form {name:?}; expected 五言绝句, 七言绝句, 五言律诗 or 七言律诗"))),
         };
         Ok(form)
     }
 
-    /// Whether `poem` has exactly this form: its lines of ideographs, "，" after odd lines and
-    /// "。" after even ones.
-    pub fn matches(&self, poem: &str) -> bool {
-        let chars: Vec<char> = poem.chars().collect();
-        chars.len() == self.lines * (self.chars + 1)
-            && chars.chunks(self.chars + 1).enumerate().all(|(i, line)| {
-                line[..self.chars].iter().all(|&c| is_ideograph(c)) && line[self.chars] == punctuation(i)
-            })
+    /// The form called `name`: a regular form, or a tune title of the ci in `corpus` (lines
+    /// `TITLE：BODY`, as `song-ci`), whose most common pattern there is its form.
+    pub fn parse_with(name: &str, corpus: &str) -> Result<Self> {
+        if let Ok(form) = Self::parse(name) {
+            return Ok(form);
+        }
+        let tunes = tune_patterns(corpus);
+        if let Some(tune) = tunes.get(name.trim()) {
+            return Ok(tune.form.clone());
+        }
+        let mut common: Vec<(&String, &Tune)> = tunes.iter().collect();
+        common.sort_by(|a, b| b.1.ci.cmp(&a.1.ci).then(a.0.cmp(b.0)));
+        let examples: Vec<&str> = common.iter().take(10).map(|(t, _)| t.as_str()).collect();
+        let tunes = if examples.is_empty() {
+            String::new()
+        } else {
+            format!(", or a tune of the run's {} ci tunes, e.g. {}", common.len(), examples.join(", "))
+        };
+        Err(AigcError::invalid("form", format!("unknown form {name:?}; expected 五言绝句, 七言绝句, 五言律诗 or 七言律诗{tunes}")))
     }
+
+    /// The form as text: each line's length and mark, `7，7。`.
+    pub fn pattern(&self) -> String {
+        self.lengths.iter().zip(&self.marks).map(|(n, m)| format!("{n}{m}")).collect()
+    }
+
+    /// Whether `poem` has exactly this form: its lines of ideographs, each followed by its mark.
+    pub fn matches(&self, poem: &str) -> bool {
+        let mut chars = poem.chars();
+        self.lengths.iter().zip(&self.marks).all(|(&n, &mark)| chars.by_ref().take(n).filter(|&c| is_ideograph(c)).count() == n && chars.next() == Some(mark))
+            && chars.next().is_none()
+    }
+}
+
+/// A tune's form as the corpus has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tune {
+    pub form: PoemForm,
+    /// Ci of this tune in the corpus, and how many of them have exactly its form.
+    pub ci: usize,
+    pub matching: usize,
+}
+
+/// The tunes (词牌) of a corpus of titled ci (lines `TITLE：BODY`, bodies of ideographs and the
+/// marks "，" and "。"): for each title, the most common pattern of line lengths and marks among
+/// its ci (ties: the first seen). Lines of another shape are skipped.
+pub fn tune_patterns(corpus: &str) -> std::collections::BTreeMap<String, Tune> {
+    use std::collections::{BTreeMap, HashMap};
+    let mut seen: BTreeMap<String, (Vec<(Vec<usize>, Vec<char>)>, HashMap<usize, usize>)> = BTreeMap::new();
+    for line in corpus.lines() {
+        let Some((title, body)) = line.split_once('：') else { continue };
+        if title.is_empty() || !title.chars().all(is_ideograph) {
+            continue;
+        }
+        let (mut lengths, mut marks, mut run) = (Vec::new(), Vec::new(), 0);
+        let mut ok = true;
+        for c in body.chars() {
+            match c {
+                '，' | '。' if run > 0 => {
+                    lengths.push(run);
+                    marks.push(c);
+                    run = 0;
+                }
+                c if is_ideograph(c) => run += 1,
+                _ => ok = false,
+            }
+        }
+        if !ok || run > 0 || lengths.is_empty() {
+            continue;
+        }
+        let (patterns, counts) = seen.entry(title.to_string()).or_default();
+        let key = (lengths, marks);
+        let index = match patterns.iter().position(|p| *p == key) {
+            Some(i) => i,
+            None => {
+                patterns.push(key);
+                patterns.len() - 1
+            }
+        };
+        *counts.entry(index).or_default() += 1;
+    }
+    seen.into_iter()
+        .map(|(title, (patterns, counts))| {
+            let ci = counts.values().sum();
+            let best = (0..patterns.len()).max_by(|a, b| counts[a].cmp(&counts[b]).then(b.cmp(a))).expect("a title has a pattern");
+            let (lengths, marks) = patterns[best].clone();
+            let form = PoemForm { name: title.clone(), lengths, marks, tune: true };
+            (title, Tune { form, ci, matching: counts[&best] })
+        })
+        .collect()
 }
 
 /// The mark after line `i` (0-based): "，" after the first of each couplet, "。" after the second.
@@ -73,9 +181,9 @@ pub struct PoemRequest {
 
 impl PoemRequest {
     pub fn validate(&self, vocab: &CharVocab) -> Result<()> {
-        if self.acrostic.len() > self.form.lines {
+        if self.acrostic.len() > self.form.lengths.len() {
             return Err(AigcError::invalid("acrostic",
-                format!("{} characters for a poem of {} lines", self.acrostic.len(), self.form.lines),
+                format!("{} characters for a poem of {} lines", self.acrostic.len(), self.form.lengths.len()),
             ));
         }
         if self.start.is_some() && !self.acrostic.is_empty() {
@@ -95,6 +203,11 @@ impl PoemRequest {
         if vocab.id('\n').is_none() {
             return Err(AigcError::invalid("run", "the model's vocabulary has no line break to start a poem with"));
         }
+        if self.form.tune {
+            if let Some(c) = self.form.name.chars().chain(['：']).find(|&c| vocab.id(c).is_none()) {
+                return Err(AigcError::invalid("form", format!("the tune title {:?} needs {c:?}, which the model never saw", self.form.name)));
+            }
+        }
         Ok(())
     }
 }
@@ -105,10 +218,14 @@ pub fn write_poem(model: &dyn NextTokenModel, vocab: &CharVocab, request: &PoemR
     let allowed: Vec<bool> = vocab.chars.iter().map(|&c| is_ideograph(c)).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(request.seed);
     let mut context = vec![vocab.id('\n').expect("validated")];
+    let form = &request.form;
+    if form.tune {
+        // A ci of the corpus begins `TITLE：`.
+        context.extend(form.name.chars().chain(['：']).map(|c| vocab.id(c).expect("validated")));
+    }
     let mut poem = String::new();
-    let form = request.form;
-    for line in 0..form.lines {
-        for pos in 0..form.chars {
+    for (line, &length) in form.lengths.iter().enumerate() {
+        for pos in 0..length {
             let fixed = match (line, pos) {
                 (0, 0) => request.start.or(request.acrostic.first().copied()),
                 (l, 0) => request.acrostic.get(l).copied(),
@@ -129,7 +246,7 @@ pub fn write_poem(model: &dyn NextTokenModel, vocab: &CharVocab, request: &PoemR
             context.push(vocab.id(c).expect("sampled or validated from the vocabulary"));
             poem.push(c);
         }
-        let mark = punctuation(line);
+        let mark = form.marks[line];
         if let Some(id) = vocab.id(mark) {
             context.push(id);
         }
@@ -159,13 +276,30 @@ mod tests {
 
     #[test]
     fn forms_parse_in_both_scripts_and_check_poems() {
-        assert_eq!(PoemForm::parse("五言絕句").unwrap(), PoemForm { lines: 4, chars: 5 });
-        assert_eq!(PoemForm::parse("七言律诗").unwrap(), PoemForm { lines: 8, chars: 7 });
+        assert_eq!(PoemForm::parse("五言絕句").unwrap().pattern(), "5，5。5，5。");
+        assert_eq!(PoemForm::parse("七言律诗").unwrap().lengths, vec![7; 8]);
         assert!(PoemForm::parse("宋词").unwrap_err().to_string().contains("form"));
         let form = PoemForm::parse("五言绝句").unwrap();
         assert!(form.matches("牀前看月光，疑是地上霜。舉頭望山月，低頭思故鄉。"));
         assert!(!form.matches("牀前看月光。疑是地上霜，舉頭望山月，低頭思故鄉。"));
         assert!(!form.matches("牀前看月光，疑是地上霜。"));
+    }
+
+    #[test]
+    fn tunes_are_the_most_common_pattern_of_their_title() {
+        let corpus = "如梦令：常记溪亭日暮。沉醉不知归路。兴尽晚回舟，误入藕花深处。争渡。争渡。惊起一滩鸥鹭。\n\
+            如梦令：昨夜雨疏风骤。浓睡不消残酒。试问卷帘人，却道海棠依旧。知否。知否。应是绿肥红瘦。\n\
+            如梦令：争渡，争渡，惊起一滩鸥鹭。\n\
+            not a ci\n";
+        let tunes = tune_patterns(corpus);
+        let tune = &tunes["如梦令"];
+        assert_eq!((tune.ci, tune.matching), (3, 2));
+        assert_eq!(tune.form.pattern(), "6。6。5，6。2。2。6。");
+        assert!(tune.form.matches("昨夜雨疏风骤。浓睡不消残酒。试问卷帘人，却道海棠依旧。知否。知否。应是绿肥红瘦。"));
+        assert!(!tune.form.matches("争渡，争渡，惊起一滩鸥鹭。"));
+        assert_eq!(PoemForm::parse_with("如梦令", corpus).unwrap(), tune.form);
+        let err = PoemForm::parse_with("浣溪沙", corpus).unwrap_err().to_string();
+        assert!(err.starts_with("form: ") && err.contains("如梦令"), "{err}");
     }
 
     #[test]

