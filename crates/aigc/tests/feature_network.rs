@@ -21,7 +21,7 @@ use aigc::train::TrainOptions;
 fn evaluate_run(request: &EvalRequest, device: &Device) -> aigc::eval::images::EvalReport {
     match evaluate(request, device).unwrap() {
         RunEvaluation::Images(report) => *report,
-        RunEvaluation::Melodies(_) => panic!("an image run evaluates its images"),
+        RunEvaluation::Melodies(_) | RunEvaluation::Text(_) => panic!("an image run evaluates its images"),
     }
 }
 

@@ -140,7 +140,7 @@ fn every_family_exports_weights_pytorch_loads_and_computes_alike() {
         let run = root.join("runs").join(name);
         aigc::families::lm::train(&config, &run, &options()).unwrap();
         let model = aigc::families::open(&run).unwrap().text(CheckpointChoice::Latest, &Device::flex()).unwrap();
-        token_case(root, name, &run, model.model.as_ref(), model.vocab.len(), &mut cases);
+        token_case(root, name, &run, model.model.as_ref(), model.tokenizer.len(), &mut cases);
     }
     let mut music = MusicTrainConfig::default();
     music.arch = MelodyArch::Lstm;
