@@ -52,7 +52,7 @@ fn bad_flags_are_explained() {
     }
     assert_clean_failure(&aigc(&["sample", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
     assert_clean_failure(&aigc(&["train", "gan", "--resume", "--out", "fresh"], cwd), &["--resume", "no checkpoint"]);
-    assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1, w2, w3, w4, w5 or w5-sample"]);
+    assert_clean_failure(&aigc(&["bench", "w9"], cwd), &["w9", "w1, w2, w3, w4, w4-sample, w4-sample-uncached, w5 or w5-sample"]);
     assert_clean_failure(&aigc(&["eval", "--run", "runs/missing"], cwd), &["runs/missing", "not found"]);
     assert_clean_failure(&aigc(&["eval", "--run", "r", "--checkpoint", "newest"], cwd), &["--checkpoint", "latest, best or a step"]);
     assert_clean_failure(&aigc(&["features", "train", "--data", "no/such"], cwd), &["no/such", "not found"]);
