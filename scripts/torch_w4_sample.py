@@ -9,26 +9,20 @@ timed ones, as many whole draws as that takes. Prints the RESULT line of
 Usage: ~/.cache/aigc-peers-venv/bin/python scripts/torch_w4_sample.py <timed_tokens> [PEERS_DIR]
 (PEERS_DIR, default ../shared/peers, holds torch_ref.py, whose BabyGPT this imports.)
 """
-import os
 import statistics
 import sys
 import time
 
-here = os.path.dirname(os.path.abspath(__file__))
-peers = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "..", "shared", "peers")
-if not os.path.exists(os.path.join(peers, "torch_ref.py")):
-    sys.exit("torch_ref.py not found in %s (pass the peers folder as the second argument)" % peers)
-sys.path.insert(0, peers)
-import torch_ref  # noqa: E402  (sets the thread counts before torch starts)
+import torch_peers
+
+torch_ref = torch_peers.import_reference()  # sets the thread counts before torch starts
 import torch  # noqa: E402
 
 DRAW, BLOCK = 500, 64
 
 
 def main():
-    if len(sys.argv) < 2 or not sys.argv[1].isdigit() or int(sys.argv[1]) < 1:
-        sys.exit(__doc__)
-    timed = int(sys.argv[1])
+    timed = torch_peers.timed_iterations(__doc__)
     torch.set_num_threads(torch_ref.NUM_THREADS)
     torch.manual_seed(0)
     model = torch_ref.BabyGPT().eval()
@@ -48,7 +42,7 @@ def main():
     times = times[torch_ref.WARMUP:torch_ref.WARMUP + timed]
     mean = statistics.mean(times)
     print("info: %.0f tokens/s (%d timed tokens of %d-token draws; mean per token), torch %s" % (1e3 / mean, len(times), DRAW, torch.__version__), file=sys.stderr)
-    print("RESULT torch-eager w4-sample median_ms=%.3f mean_ms=%.3f params=%d" % (statistics.median(times), mean, params))
+    torch_peers.print_result("w4-sample", times, params)
 
 
 if __name__ == "__main__":

@@ -8,26 +8,20 @@ draws as that takes. Prints the RESULT line of ../shared/peers/torch_ref.py.
 Usage: ~/.cache/aigc-peers-venv/bin/python scripts/torch_w5_sample.py <timed_steps> [PEERS_DIR]
 (PEERS_DIR, default ../shared/peers, holds torch_ref.py, whose TinyUNet this imports.)
 """
-import os
 import statistics
 import sys
 import time
 
-here = os.path.dirname(os.path.abspath(__file__))
-peers = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "..", "shared", "peers")
-if not os.path.exists(os.path.join(peers, "torch_ref.py")):
-    sys.exit("torch_ref.py not found in %s (pass the peers folder as the second argument)" % peers)
-sys.path.insert(0, peers)
-import torch_ref  # noqa: E402  (sets the thread counts before torch starts)
+import torch_peers
+
+torch_ref = torch_peers.import_reference()  # sets the thread counts before torch starts
 import torch  # noqa: E402
 
 BATCH, STEPS, T = 250, 50, 1000
 
 
 def main():
-    if len(sys.argv) < 2 or not sys.argv[1].isdigit() or int(sys.argv[1]) < 1:
-        sys.exit(__doc__)
-    timed = int(sys.argv[1])
+    timed = torch_peers.timed_iterations(__doc__)
     torch.set_num_threads(torch_ref.NUM_THREADS)
     torch.manual_seed(0)
     model = torch_ref.TinyUNet().eval()
@@ -51,7 +45,7 @@ def main():
     times = times[torch_ref.WARMUP:torch_ref.WARMUP + timed]
     median = statistics.median(times)
     print("info: %.1f images/s at %d DDIM steps, batch %d, torch %s" % (BATCH / (median * STEPS / 1e3), STEPS, BATCH, torch.__version__), file=sys.stderr)
-    print("RESULT torch-eager w5-sample median_ms=%.3f mean_ms=%.3f params=%d" % (median, statistics.mean(times), params))
+    torch_peers.print_result("w5-sample", times, params)
 
 
 if __name__ == "__main__":

@@ -208,7 +208,8 @@ pub fn lm_sampling_workload(steps: usize, uncached: bool, device: &Device, frame
         seed += 1;
     }
     let timed: Vec<(usize, f64)> = intervals.into_iter().skip(WARMUP).take(steps).collect();
-    let window = 64 - 1;
+    // Tokens drawn before the window is full (the prompt holds one).
+    let window = sampler.model.context_window().expect("GPT has a window") - 1;
     let mean = |fill: bool| {
         let part: Vec<f64> = timed.iter().filter(|(p, _)| (*p < window) == fill).map(|(_, ms)| *ms).collect();
         part.iter().sum::<f64>() / part.len().max(1) as f64

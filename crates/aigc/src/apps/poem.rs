@@ -86,6 +86,12 @@ impl PoemForm {
         Err(AigcError::invalid("form", format!("unknown form {name:?}; expected 五言绝句, 七言绝句, 五言律诗 or 七言律诗{tunes}")))
     }
 
+    /// What the model is prompted with after the line break that starts a poem: `TITLE：` for a
+    /// ci (the corpus' line format), nothing for a regular form.
+    pub fn prompt(&self) -> String {
+        if self.tune { format!("{}：", self.name) } else { String::new() }
+    }
+
     /// The form as text: each line's length and mark, `7，7。`.
     pub fn pattern(&self) -> String {
         self.lengths.iter().zip(&self.marks).map(|(n, m)| format!("{n}{m}")).collect()
@@ -203,10 +209,8 @@ impl PoemRequest {
         if vocab.id('\n').is_none() {
             return Err(AigcError::invalid("run", "the model's vocabulary has no line break to start a poem with"));
         }
-        if self.form.tune {
-            if let Some(c) = self.form.name.chars().chain(['：']).find(|&c| vocab.id(c).is_none()) {
-                return Err(AigcError::invalid("form", format!("the tune title {:?} needs {c:?}, which the model never saw", self.form.name)));
-            }
+        if let Some(c) = self.form.prompt().chars().find(|&c| vocab.id(c).is_none()) {
+            return Err(AigcError::invalid("form", format!("the tune title {:?} needs {c:?}, which the model never saw", self.form.name)));
         }
         Ok(())
     }
@@ -219,10 +223,7 @@ pub fn write_poem(model: &dyn NextTokenModel, vocab: &CharVocab, request: &PoemR
     let mut rng = ChaCha8Rng::seed_from_u64(request.seed);
     let mut context = vec![vocab.id('\n').expect("validated")];
     let form = &request.form;
-    if form.tune {
-        // A ci of the corpus begins `TITLE：`.
-        context.extend(form.name.chars().chain(['：']).map(|c| vocab.id(c).expect("validated")));
-    }
+    context.extend(form.prompt().chars().map(|c| vocab.id(c).expect("validated")));
     let mut poem = String::new();
     for (line, &length) in form.lengths.iter().enumerate() {
         for pos in 0..length {

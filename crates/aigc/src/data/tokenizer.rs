@@ -58,6 +58,18 @@ fn byte_chars() -> [char; 256] {
     map
 }
 
+/// Checks a BPE vocabulary size against [`BYTE_TOKENS`] and [`MAX_VOCAB`] (the config's
+/// `vocab_size`).
+pub fn check_vocab_size(vocab_size: usize) -> Result<()> {
+    if !(BYTE_TOKENS..=MAX_VOCAB).contains(&vocab_size) {
+        return Err(AigcError::invalid(
+            "vocab_size",
+            format!("a byte-level BPE has between {BYTE_TOKENS} (the bytes) and {MAX_VOCAB} tokens, got {vocab_size}"),
+        ));
+    }
+    Ok(())
+}
+
 fn tokenizer_error(what: &str, e: impl std::fmt::Display) -> AigcError {
     AigcError::invalid("tokenizer", format!("{what}: {e}"))
 }
@@ -67,12 +79,7 @@ impl Bpe {
     /// punctuation and runs of white space are split before merging; pairs seen once are not
     /// merged). A vocabulary the text cannot fill is an error saying how many tokens it allows.
     pub fn train(text: &str, vocab_size: usize) -> Result<Self> {
-        if !(BYTE_TOKENS..=MAX_VOCAB).contains(&vocab_size) {
-            return Err(AigcError::invalid(
-                "vocab_size",
-                format!("a byte-level BPE has between {BYTE_TOKENS} (the bytes) and {MAX_VOCAB} tokens, got {vocab_size}"),
-            ));
-        }
+        check_vocab_size(vocab_size)?;
         if text.is_empty() {
             return Err(AigcError::invalid("data", "the training text is empty: a BPE has nothing to learn from"));
         }
@@ -98,7 +105,7 @@ impl Bpe {
     }
 
     /// Checks that `inner` is a byte-level BPE whose ids run from 0 without gaps.
-    fn from_tokenizer(inner: tokenizers::Tokenizer) -> std::result::Result<Self, AigcError> {
+    fn from_tokenizer(inner: tokenizers::Tokenizer) -> Result<Self> {
         let chars = byte_chars();
         let mut byte_of = std::collections::HashMap::new();
         for (b, c) in chars.iter().enumerate() {

@@ -7,7 +7,7 @@ use burn::tensor::Device;
 
 use super::network::LanguageModel;
 use super::{GptConfig, RnnCell, RnnLmConfig};
-use crate::data::tokenizer::{BYTE_TOKENS, MAX_VOCAB, TokenizerKind};
+use crate::data::tokenizer::{TokenizerKind, check_vocab_size};
 use crate::error::{AigcError, Result};
 
 crate::named_choice! {
@@ -128,8 +128,8 @@ impl TextTrainConfig {
                 return bad(field, "must be at least 1".into());
             }
         }
-        if self.tokenizer == TokenizerKind::Bpe && !(BYTE_TOKENS..=MAX_VOCAB).contains(&self.vocab_size) {
-            return bad("vocab_size", format!("a byte-level BPE has between {BYTE_TOKENS} (the bytes) and {MAX_VOCAB} tokens, got {}", self.vocab_size));
+        if self.tokenizer == TokenizerKind::Bpe {
+            check_vocab_size(self.vocab_size)?;
         }
         if self.arch == LmArch::Gpt && self.n_embd % self.n_head != 0 {
             return bad("n_embd", format!("{} is not divisible by `n_head` {}", self.n_embd, self.n_head));
